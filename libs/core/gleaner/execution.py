@@ -1,0 +1,164 @@
+"""How a stage's job runs one item: claim it, run the stage body, record the outcome, enqueue what follows.
+
+A worker's `jobs.py` is one line per stage: `execute_item("parsing", item_id, parse_body)`. The body
+reads its input through the context, does its work and sets the stage's output on the item
+(`ctx.item.parsed_content_id = …`). Everything else — idempotency, attempts, retry delays, failure
+reasons, cancellation, the next stage's enqueue after commit — happens here, the same for every stage.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from rq import get_current_job
+from rq.timeouts import JobTimeoutException
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from gleaner import metrics, tasks
+from gleaner.db import session_scope
+from gleaner.errors import Cancelled, PermanentError, RetryableError, ShuttingDown
+from gleaner.models import ProcessingTask, TaskItem, TaskStatus
+from gleaner.queues import ItemJob, enqueue_item_jobs, retry_delay
+from gleaner.runtime import Runtime, current
+from gleaner.settings import Stage
+
+log = structlog.get_logger("gleaner.execution")
+
+CANCEL_KEY = "gleaner:task:{task_id}:cancelled"
+"""Redis flag set when a task is cancelled, so checkpoints need not query SQL."""
+
+shutdown_requested = threading.Event()
+"""Set by the worker on SIGTERM when the running job cannot finish within the grace period."""
+
+
+class JobFailed(Exception):
+    """Raised after an item's failure is recorded, so RQ files the job in its failed registry too."""
+
+
+@dataclass
+class ItemContext:
+    """What a stage body gets: the open session, its item and task, and a way to stop early."""
+
+    runtime: Runtime
+    session: Session
+    item: TaskItem
+    task: ProcessingTask
+    job_id: str | None
+    attempt: int
+    log: Any = field(default=None)
+
+    @property
+    def settings(self) -> Any:
+        return self.runtime.settings
+
+    def checkpoint(self) -> None:
+        """Stop here if the task was cancelled or the worker must shut down; cheap enough to call often."""
+        if self.runtime.redis.exists(CANCEL_KEY.format(task_id=self.task.id)):
+            raise Cancelled("the task was cancelled")
+        if shutdown_requested.is_set():
+            raise ShuttingDown("the worker is shutting down")
+
+
+StageBody = Callable[[ItemContext], dict[str, Any] | None]
+
+
+def execute_item(stage: Stage, item_id: int, body: StageBody) -> dict[str, Any]:
+    """Run one item through `stage` exactly once, however often its job is delivered."""
+    runtime = current()
+    job = get_current_job()
+    job_id = job.id if job is not None else None
+    worker_name = getattr(job, "worker_name", None) if job is not None else None
+    bound = log.bind(stage=stage, item_id=item_id, job_id=job_id)
+
+    with session_scope(runtime.sessions) as session:
+        claimed = tasks.start_item(session, item_id, job_id, worker_name)
+        wait = tasks.seconds_since(claimed.queued_at) if claimed is not None else None
+    if claimed is None:
+        bound.info("item_skipped", reason="not waiting for this job (done, cancelled or re-queued)")
+        return {"item_id": item_id, "stage": stage, "outcome": "skipped"}
+    metrics.observe_queue_wait(stage, wait)
+
+    started = time.monotonic()
+    outcome, follow_up, error = _run_body(runtime, stage, item_id, job_id, body, bound)
+    metrics.observe_item(stage, outcome, time.monotonic() - started, claimed.attempts)
+    if follow_up is not None:
+        enqueue_item_jobs(runtime.redis, runtime.settings, [follow_up])
+    if outcome == "failed" and error is not None:
+        raise JobFailed(str(error)) from error
+    return {"item_id": item_id, "stage": stage, "outcome": outcome}
+
+
+def _run_body(
+    runtime: Runtime, stage: Stage, item_id: int, job_id: str | None, body: StageBody, bound: Any
+) -> tuple[str, ItemJob | None, BaseException | None]:
+    """(outcome, job to enqueue after commit, error) for one attempt."""
+    session = runtime.sessions()
+    try:
+        item = session.get_one(TaskItem, item_id)
+        task = session.get_one(ProcessingTask, item.task_id)
+        ctx = ItemContext(runtime, session, item, task, job_id, item.attempts, bound)
+        if task.status == TaskStatus.CANCELLED:
+            raise Cancelled("the task was cancelled")
+        result = body(ctx) or {}
+        follow_up = tasks.complete_stage(session, item, job_id, result)
+        session.commit()
+        bound.info("item_stage_completed", next_stage=follow_up.stage if follow_up else None)
+        return "completed", follow_up, None
+    except Cancelled:
+        session.rollback()
+        with session_scope(runtime.sessions) as s:
+            tasks.record_cancelled_attempt(s, s.get_one(TaskItem, item_id))
+        bound.info("item_cancelled")
+        return "cancelled", None, None
+    except ShuttingDown:
+        session.rollback()
+        with session_scope(runtime.sessions) as s:
+            again = tasks.requeue_item(s, s.get_one(TaskItem, item_id), job_id)
+        bound.info("item_requeued_on_shutdown")
+        return "requeued", again, None
+    except Exception as exc:  # the stage's failure, classified below; the process keeps serving
+        session.rollback()
+        return _handle_failure(runtime, stage, item_id, job_id, exc, bound)
+    finally:
+        session.close()
+
+
+def classify(exc: BaseException) -> RetryableError | PermanentError:
+    """Map any exception a body raised to the failure model."""
+    if isinstance(exc, RetryableError | PermanentError):
+        return exc
+    if isinstance(exc, JobTimeoutException):
+        return RetryableError(f"the job ran past its timeout: {exc}", code="timeout")
+    if isinstance(exc, IntegrityError):
+        return PermanentError(f"constraint violated: {exc.orig}", code="constraint_violation")
+    if isinstance(exc, OperationalError):
+        return RetryableError(f"database unavailable: {exc.orig}", code="database_unavailable")
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return RetryableError(str(exc) or type(exc).__name__, code="connection_error")
+    return RetryableError(f"{type(exc).__name__}: {exc}", code="internal_error")
+
+
+def _handle_failure(
+    runtime: Runtime, stage: Stage, item_id: int, job_id: str | None, exc: Exception, bound: Any
+) -> tuple[str, ItemJob | None, BaseException | None]:
+    error = classify(exc)
+    settings = runtime.settings
+    with session_scope(runtime.sessions) as session:
+        item = session.get_one(TaskItem, item_id)
+        attempts = item.attempts
+        limit = settings.max_attempts(stage)
+        if isinstance(error, RetryableError) and attempts < limit:
+            delay = retry_delay(settings, stage, attempts, error.retry_after)
+            again = tasks.schedule_retry(session, item, job_id, error.code, error.message, delay)
+            bound.warning("item_retry_scheduled", code=error.code, error=error.message, attempt=attempts, delay=delay)
+            return "retry", again, None
+        message = error.message if isinstance(error, PermanentError) else f"{error.message} (after {attempts} attempts)"
+        tasks.fail_item(session, item, job_id, error.code, message)
+    bound.warning("item_failed", code=error.code, error=message, attempt=attempts, exc_info=exc)
+    return "failed", None, error

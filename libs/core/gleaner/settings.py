@@ -1,0 +1,187 @@
+"""One Settings object for every Gleaner process, read from the environment (prefix GLEANER_).
+
+Defaults run the embedded local stack: SQLite in ./data, a local Redis, the offline AI provider and
+Notion in dry-run. Build it once at process entry with `load_settings()` and pass it down.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Stage = Literal["parsing", "ai", "notion"]
+
+
+def _split_list(value: object) -> object:
+    """Accept "0,30,300" as well as JSON lists, so values read naturally in env files and Helm."""
+    if isinstance(value, str):
+        value = value.strip()
+        if value.startswith("["):
+            import json
+
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GLEANER_", extra="ignore", frozen=True)
+
+    # --- process -------------------------------------------------------------------------------------
+    ENV: Literal["development", "test", "production"] = "development"
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    LOG_FORMAT: Literal["json", "console"] = "json"
+
+    # --- storage -------------------------------------------------------------------------------------
+    DATA_DIR: Path = Path("data")
+    # Empty means a SQLite file in DATA_DIR; PostgreSQL in a cluster (postgresql://… is normalized to psycopg 3).
+    DATABASE_URL: str = ""
+    # REDIS_URL (unprefixed) is accepted too: it is what most platforms and the local stack set.
+    REDIS_URL: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("GLEANER_REDIS_URL", "REDIS_URL"),
+    )
+    # Development only: run jobs in the API process when no worker should be needed. Refused in production,
+    # where a slow stage would block the API; there Redis down means 503.
+    EAGER: bool = False
+
+    # --- queues: per-stage job timeout (s), retry delays (s) and attempts ---------------------------
+    PARSING_TIMEOUT: int = Field(default=60, ge=1)
+    AI_TIMEOUT: int = Field(default=120, ge=1)
+    NOTION_TIMEOUT: int = Field(default=60, ge=1)
+    PARSING_RETRY_DELAYS: Annotated[list[int], NoDecode] = [0, 30, 300]
+    AI_RETRY_DELAYS: Annotated[list[int], NoDecode] = [0, 30, 300]
+    NOTION_RETRY_DELAYS: Annotated[list[int], NoDecode] = [0, 30, 300]
+    PARSING_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=20)
+    AI_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=20)
+    NOTION_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=20)
+
+    # --- API -----------------------------------------------------------------------------------------
+    AUTH_ENABLED: bool = True
+    # A key registered at start-up (its hash only): how a Kubernetes Secret hands the API its first key.
+    BOOTSTRAP_API_KEY: SecretStr | None = None
+    BOOTSTRAP_OWNER: str = "default"
+    MAX_BATCH_SIZE: int = Field(default=1000, ge=1)  # links per request; beyond it: 422
+    MAX_URL_LENGTH: int = Field(default=2048, ge=64)
+    PAGE_SIZE_MAX: int = Field(default=200, ge=1)
+    SSE_POLL_SECONDS: float = Field(default=0.5, gt=0)
+
+    # --- retention (the CronJob and `python -m gleaner.retention`) ----------------------------------
+    RETENTION_COMPLETED_DAYS: int = Field(default=7, ge=1)
+    RETENTION_FAILED_DAYS: int = Field(default=30, ge=1)
+
+    # --- workers -------------------------------------------------------------------------------------
+    WORKER_METRICS_PORT: int = Field(default=9100, ge=0, le=65535)  # 0 turns the endpoint off
+    # Seconds between worker heartbeats; the reconciler calls a worker dead after 3 missed beats.
+    WORKER_HEARTBEAT_SECONDS: int = Field(default=5, ge=1)
+    RECONCILE_INTERVAL_SECONDS: float = Field(default=5.0, gt=0)
+    # Pod deletion cost annotation (Kubernetes only): "auto" turns it on when running in a pod.
+    POD_DELETION_COST: Literal["auto", "on", "off"] = "auto"
+    POD_NAME: str = ""
+    POD_NAMESPACE: str = ""
+
+    # --- parsing: the safe fetcher -------------------------------------------------------------------
+    FETCH_ALLOWED_PORTS: Annotated[list[int], NoDecode] = [80, 443]
+    # CIDRs that may be reached even though they are private (off by default): a known internal site.
+    FETCH_ALLOW_NETWORKS: Annotated[list[str], NoDecode] = []
+    FETCH_MAX_BYTES: int = Field(default=5 * 1024 * 1024, ge=1024)
+    FETCH_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0)  # total, across redirects and slow bodies
+    FETCH_MAX_REDIRECTS: int = Field(default=5, ge=0, le=20)
+    FETCH_USER_AGENT: str = "GleanerBot/0.1 (+https://github.com/gleaner/gleaner)"
+    FETCH_PER_HOST_CONCURRENCY: int = Field(default=2, ge=1)
+
+    # --- AI ------------------------------------------------------------------------------------------
+    AI_PROVIDER: Literal["offline", "openai"] = "offline"  # the default model's provider
+    OPENAI_BASE_URL: str = "https://api.openai.com/v1"
+    OPENAI_API_KEY: SecretStr | None = None
+    OPENAI_MODEL: str = "gpt-4o-mini"
+    OPENAI_TIMEOUT_SECONDS: float = Field(default=60.0, gt=0)
+    OPENAI_CONTEXT_TOKENS: int = Field(default=16000, ge=1000)
+    AI_REQUESTS_PER_MINUTE: float = Field(default=500.0, gt=0)
+    AI_TOKENS_PER_MINUTE: float = Field(default=200000.0, gt=0)
+    SUMMARY_SENTENCES: int = Field(default=5, ge=1, le=50)
+    KEYWORDS_MAX: int = Field(default=10, ge=1, le=100)
+
+    # --- Notion --------------------------------------------------------------------------------------
+    # No token: dry run, the exact requests are stored on the NotionImport instead of sent.
+    NOTION_TOKEN: SecretStr | None = None
+    NOTION_DATABASE_ID: str = ""  # default target when a request names none
+    NOTION_BASE_URL: str = "https://api.notion.com"
+    NOTION_REQUESTS_PER_SECOND: float = Field(default=3.0, gt=0)  # Notion's documented average per integration
+    NOTION_BURST: int = Field(default=3, ge=1)
+
+    @field_validator(
+        "PARSING_RETRY_DELAYS",
+        "AI_RETRY_DELAYS",
+        "NOTION_RETRY_DELAYS",
+        "FETCH_ALLOWED_PORTS",
+        "FETCH_ALLOW_NETWORKS",
+        mode="before",
+    )
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("PARSING_RETRY_DELAYS", "AI_RETRY_DELAYS", "NOTION_RETRY_DELAYS")
+    @classmethod
+    def _delays_not_negative(cls, value: list[int]) -> list[int]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("retry delays must be 0 or more seconds")
+        return value
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _psycopg_driver(cls, value: str) -> str:
+        # postgres:// and postgresql:// mean psycopg 3 here; SQLAlchemy would otherwise pick psycopg2.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.ENV == "production" and self.EAGER:
+            raise ValueError("GLEANER_EAGER is for development only: it would run jobs inside the API")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.DATABASE_URL or f"sqlite:///{self.DATA_DIR / 'gleaner.db'}"
+
+    def timeout(self, stage: Stage) -> int:
+        return int(getattr(self, f"{stage.upper()}_TIMEOUT"))
+
+    def retry_delays(self, stage: Stage) -> list[int]:
+        return list(getattr(self, f"{stage.upper()}_RETRY_DELAYS"))
+
+    def max_attempts(self, stage: Stage) -> int:
+        return int(getattr(self, f"{stage.upper()}_MAX_ATTEMPTS"))
+
+
+def _env_name(location: tuple[int | str, ...]) -> str:
+    field = str(location[0]) if location else "?"
+    return "GLEANER_" + field if field != "__root__" else "settings"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; on a bad value, exit naming the variable and what is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [
+            f"{_env_name(err['loc'])}: {err['msg']} (got {err.get('input')!r})" if err["loc"] else err["msg"]
+            for err in exc.errors()
+        ]
+        print("gleaner: invalid settings\n  " + "\n  ".join(lines), file=sys.stderr)  # noqa: T201
+        raise SystemExit(2) from None

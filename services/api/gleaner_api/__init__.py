@@ -1,0 +1,1 @@
+"""gleaner_api"""

@@ -1,0 +1,199 @@
+"""Real parts for every test: a private Redis, a migrated SQL database, real worker processes.
+
+- `redis_url` / `redis`: a redis-server of our own on a free port (never the machine's 6379), flushed
+  around each test.
+- `db_url`: a migrated SQLite file per test; with `GLEANER_TEST_POSTGRES_URL` set, tests that ask for
+  `any_db_url` run on PostgreSQL too (a fresh database per test run).
+- `settings` / `runtime`: Settings for those, also exported to the environment so worker subprocesses
+  inherit them; retries are immediate.
+- `run_worker(stage)`: `python -m gleaner_<stage> --burst` in a subprocess; `start_worker(stage)`: a
+  long-running one, stopped at the end of the test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis import Redis
+
+from gleaner.db import migrate
+from gleaner.runtime import Runtime, set_current
+from gleaner.settings import Settings
+from tests.servers import free_port, start_redis_server, stop_process
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get("GLEANER_TEST_POSTGRES_URL", "")
+
+# Settings every test process gets unless a test overrides them.
+BASE_ENV = {
+    "GLEANER_ENV": "test",
+    "GLEANER_LOG_FORMAT": "console",
+    "GLEANER_LOG_LEVEL": "INFO",
+    "GLEANER_PARSING_RETRY_DELAYS": "0",
+    "GLEANER_AI_RETRY_DELAYS": "0",
+    "GLEANER_NOTION_RETRY_DELAYS": "0",
+    "GLEANER_WORKER_METRICS_PORT": "0",
+    "GLEANER_AUTH_ENABLED": "true",
+}
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    process, url = start_redis_server(tmp_path_factory.mktemp("redis"))
+    yield url
+    stop_process(process)
+
+
+@pytest.fixture
+def redis(redis_url: str) -> Iterator[Redis]:
+    client = Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end; skips when none is given."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need GLEANER_TEST_POSTGRES_URL (make test sets it when a server answers)")
+    from sqlalchemy import create_engine, text
+
+    name = f"gleaner_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(Settings(DATABASE_URL=POSTGRES_URL).database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = Settings(DATABASE_URL=POSTGRES_URL).database_url.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _fresh_postgres(server_url: str) -> str:
+    """An empty schema per test: drop everything, migrate again (fast on an empty database)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(server_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    migrate(server_url)
+    return server_url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'gleaner.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The test runs once on SQLite and once on PostgreSQL (skipped without a server)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'gleaner.db'}"
+        migrate(url)
+        return url
+    return _fresh_postgres(request.getfixturevalue("postgres_server_url"))
+
+
+@pytest.fixture
+def db_url(sqlite_url: str) -> str:
+    return sqlite_url
+
+
+@pytest.fixture
+def test_env(db_url: str, redis_url: str, redis: Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment of this test's processes; tests may add to it before starting workers."""
+    env = {
+        **BASE_ENV,
+        "GLEANER_DATABASE_URL": db_url,
+        "GLEANER_REDIS_URL": redis_url,
+        "GLEANER_DATA_DIR": str(tmp_path / "data"),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    return env
+
+
+@pytest.fixture
+def settings(test_env: dict[str, str]) -> Settings:
+    return Settings()
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = Runtime.start(settings)
+    set_current(rt)
+    yield rt
+    set_current(None)
+    rt.close()
+
+
+def _worker_command(stage: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", f"gleaner_{stage}", *extra]
+
+
+def _process_env(test_env: dict[str, str], overrides: dict[str, str] | None) -> dict[str, str]:
+    env = {**os.environ, **test_env, **(overrides or {})}
+    # Test job functions (tests.jobs) are importable from the repository root.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    return env
+
+
+@pytest.fixture
+def run_worker(test_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run a stage's worker in burst mode until its queues are empty; returns the finished process."""
+
+    def run(stage: str, *, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            _worker_command(stage, "--burst"),
+            env=_process_env(test_env, env),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        assert result.returncode == 0, f"{stage} worker exited {result.returncode}:\n{result.stderr[-4000:]}"
+        return result
+
+    return run
+
+
+@pytest.fixture
+def start_worker(test_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start a long-running worker process; every one still running is stopped after the test."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(stage: str, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+        log = open(tmp_path / f"worker-{stage}-{len(started)}.log", "wb")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            _worker_command(stage, *args), env=_process_env(test_env, env), cwd=ROOT, stdout=log, stderr=log
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        stop_process(process)
+
+
+@pytest.fixture
+def free_tcp_port() -> int:
+    return free_port()
+
+
+def pytest_report_header(config: Any) -> str:
+    return f"gleaner: PostgreSQL tests {'on ' + POSTGRES_URL.split('@')[-1] if POSTGRES_URL else 'skipped (no GLEANER_TEST_POSTGRES_URL)'}"

@@ -1,0 +1,59 @@
+"""Job functions written for the tests: importable by dotted path, as RQ requires, run by real workers.
+
+Each goes through the same `execute_item` plumbing as the real stages.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from gleaner.errors import PermanentError, RetryableError
+from gleaner.execution import ItemContext, execute_item
+
+
+def _succeed(ctx: ItemContext) -> dict[str, Any]:
+    return {"ok": True}
+
+
+def succeed(item_id: int) -> dict[str, Any]:
+    return execute_item("parsing", item_id, _succeed)
+
+
+def _flaky(ctx: ItemContext) -> dict[str, Any]:
+    # Fails on attempts 1 and 2, succeeds on the third.
+    if ctx.attempt < 3:
+        raise RetryableError(f"transient failure on attempt {ctx.attempt}", code="http_503")
+    return {"attempt": ctx.attempt}
+
+
+def fail_twice_then_succeed(item_id: int) -> dict[str, Any]:
+    return execute_item("parsing", item_id, _flaky)
+
+
+def _permanent(ctx: ItemContext) -> None:
+    raise PermanentError("the page answered 404", code="http_404")
+
+
+def fail_permanently(item_id: int) -> dict[str, Any]:
+    return execute_item("parsing", item_id, _permanent)
+
+
+def _slow(ctx: ItemContext) -> None:
+    time.sleep(30)
+
+
+def sleep_past_timeout(item_id: int) -> dict[str, Any]:
+    return execute_item("parsing", item_id, _slow)
+
+
+def _checkpointing(ctx: ItemContext) -> dict[str, Any]:
+    # Works in small steps and checks for cancellation between them, as real stages do.
+    for _ in range(200):
+        ctx.checkpoint()
+        time.sleep(0.05)
+    return {"steps": 200}
+
+
+def slow_with_checkpoints(item_id: int) -> dict[str, Any]:
+    return execute_item("parsing", item_id, _checkpointing)
