@@ -1,12 +1,46 @@
-"""Prometheus metrics: names prefixed gleaner_, base units, bounded labels (stage, outcome, code, …).
+"""Prometheus metrics: names prefixed gleaner_, base units, bounded labels (queue, stage, outcome, …).
 
-Process metrics live in prometheus-client's default registry; the queue-depth collector (registered by
-the API and by each worker's metrics endpoint) reads Redis at scrape time.
+Two kinds live here:
+- process metrics (stage items, durations, waits, attempts, external calls, rate-limit waits) in
+  prometheus-client's default registry; a worker serves them with `start_http_server` on its own port;
+- the queue-depth collector, which reads Redis when Prometheus scrapes. Only the API registers it
+  (`make_registry`), so a deployment exports each queue gauge once per API replica, not once per worker
+  pod; the chart's queries take `max by (queue)` over those replicas.
+
+`gleaner_queue_backlog_jobs{queue}` (waiting + running) is the autoscaling signal: a queue whose jobs are
+all running still has a backlog, so its busy workers are not scaled away.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import structlog
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.utils import utcparse
+from rq.worker_registration import WORKERS_BY_QUEUE_KEY
+
+from gleaner.queues import QUEUES
+from gleaner.settings import Settings
+
+log = structlog.get_logger("gleaner.metrics")
+
+# --- per stage, observed by gleaner.execution in the worker --------------------------------------------
 
 ITEMS = Counter(
     "gleaner_stage_items_total",
@@ -32,6 +66,20 @@ ATTEMPTS = Histogram(
     buckets=(1, 2, 3, 5, 10),
 )
 
+# --- calls to services outside our control, observed by the stage helpers -------------------------------
+
+EXTERNAL_REQUESTS = Counter(
+    "gleaner_external_requests_total",
+    "Requests sent to an outside service (notion, ai, web), by HTTP status or error kind.",
+    ["service", "status"],
+)
+RATELIMIT_WAIT = Histogram(
+    "gleaner_ratelimit_wait_seconds",
+    "Seconds a caller waited for a shared rate-limit bucket before it could send.",
+    ["bucket"],
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+
 
 def observe_item(stage: str, outcome: str, seconds: float, attempt: int) -> None:
     ITEMS.labels(stage, outcome).inc()
@@ -42,3 +90,215 @@ def observe_item(stage: str, outcome: str, seconds: float, attempt: int) -> None
 def observe_queue_wait(stage: str, seconds: float | None) -> None:
     if seconds is not None:
         QUEUE_WAIT.labels(stage).observe(max(0.0, seconds))
+
+
+def observe_external_request(service: str, status: int | str) -> None:
+    """Count one outside request. `service`: notion | ai | web; `status`: the HTTP status code, or
+    `timeout` / `error` when no response came. Never a URL or a host: labels stay bounded."""
+    EXTERNAL_REQUESTS.labels(service, str(status)).inc()
+
+
+def observe_ratelimit_wait(bucket: str, seconds: float) -> None:
+    """Record the time a caller spent waiting for `bucket` (a short fixed name such as `notion`);
+    record 0 too, so the histogram's count is the number of acquisitions."""
+    RATELIMIT_WAIT.labels(bucket).observe(max(0.0, seconds))
+
+
+# --- queue depth, read from Redis at scrape time -------------------------------------------------------
+
+JOB_STATES = ("waiting", "running", "scheduled", "failed")
+
+DEFAULT_OLDEST_SCAN = 10
+"""Waiting job ids looked at (from the head of a lane) to find one whose hash still has enqueued_at."""
+
+# KEYS: per lane, its list, started (wip), scheduled and failed registries and worker set, 5 keys a lane.
+# ARGV[1] = now (Unix seconds, the clock RQ scores its registries with), ARGV[2] = the job key prefix.
+# Returns per lane {waiting, running, scheduled, failed, oldest enqueued_at or false, live workers}.
+# Started and failed registries are scored by expiry: entries past it are abandoned or expired, not
+# counted (RQ's own cleanup removes them later). One script keeps the whole read atomic and one trip.
+_DEPTH_SCRIPT = """
+local now = ARGV[1]
+local out = {}
+for i = 1, #KEYS, 5 do
+  local oldest = false
+  for _, id in ipairs(redis.call('LRANGE', KEYS[i], 0, tonumber(ARGV[3]) - 1)) do
+    oldest = redis.call('HGET', ARGV[2] .. id, 'enqueued_at')
+    if oldest then break end
+  end
+  local workers = 0
+  for _, key in ipairs(redis.call('SMEMBERS', KEYS[i + 4])) do
+    workers = workers + redis.call('EXISTS', key)
+  end
+  out[#out + 1] = {
+    redis.call('LLEN', KEYS[i]),
+    redis.call('ZCOUNT', KEYS[i + 1], '(' .. now, '+inf'),
+    redis.call('ZCARD', KEYS[i + 2]),
+    redis.call('ZCOUNT', KEYS[i + 3], '(' .. now, '+inf'),
+    oldest,
+    workers,
+  }
+end
+return out
+"""
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """One stage's queue, both lanes summed."""
+
+    waiting: int
+    running: int
+    scheduled: int
+    failed: int
+    oldest_age_seconds: float  # 0 when nothing waits
+    workers: int  # live RQ workers listening on the stage's normal lane
+
+    @property
+    def backlog(self) -> int:
+        """The autoscaling signal: jobs a worker holds or must still take."""
+        return self.waiting + self.running
+
+
+def _lane_keys(name: str) -> list[str]:
+    # RQ's own key names, taken from its classes so an RQ upgrade that moves them shows up here.
+    return [
+        Queue.redis_queue_namespace_prefix + name,
+        StartedJobRegistry.key_template.format(name),
+        ScheduledJobRegistry.key_template.format(name),
+        FailedJobRegistry.key_template.format(name),
+        WORKERS_BY_QUEUE_KEY % name,
+    ]
+
+
+def read_queue_depths(redis: Redis, now: float | None = None) -> dict[str, QueueDepth]:
+    """Every stage's queue depth, in one pipelined round trip (one script per stage). Raises RedisError."""
+    now = time.time() if now is None else now
+    with redis.pipeline(transaction=False) as pipe:
+        for spec in QUEUES.values():
+            keys = _lane_keys(spec.high_name) + _lane_keys(spec.name)
+            pipe.eval(
+                _DEPTH_SCRIPT,
+                len(keys),
+                *keys,
+                repr(now),
+                Job.redis_job_namespace_prefix,
+                DEFAULT_OLDEST_SCAN,
+            )
+        replies = pipe.execute()
+    return {
+        stage: _depth(lanes, now) for stage, lanes in zip(QUEUES, replies, strict=True)
+    }
+
+
+def _depth(lanes: list[list[object]], now: float) -> QueueDepth:
+    ages = [now - utcparse(_text(lane[4])).timestamp() for lane in lanes if lane[4]]
+    return QueueDepth(
+        waiting=sum(_int(lane[0]) for lane in lanes),
+        running=sum(_int(lane[1]) for lane in lanes),
+        scheduled=sum(_int(lane[2]) for lane in lanes),
+        failed=sum(_int(lane[3]) for lane in lanes),
+        oldest_age_seconds=max([0.0, *ages]),
+        workers=_int(
+            lanes[-1][5]
+        ),  # every worker listens on both lanes: count the normal one
+    )
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, int | str | bytes) else 0
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class QueueCollector(Collector):
+    """Per stage (label `queue`): jobs by state, oldest waiting job's age, backlog, live workers.
+
+    A Redis failure does not fail the scrape: `gleaner_queue_up` is 0 and the queue gauges are absent,
+    so an HPA keeps its current size (a missing metric) instead of scaling to the floor (a zero).
+    """
+
+    def __init__(self, redis: Redis, timeouts: Mapping[str, int]) -> None:
+        self.redis = redis
+        self.timeouts = dict(timeouts)
+
+    def describe(self) -> Iterable[Metric]:
+        # Registering must not touch Redis: describe with empty families.
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        families = self._families()
+        up, jobs, oldest, backlog, workers, timeout = families
+        try:
+            depths = read_queue_depths(self.redis)
+        except RedisError as exc:
+            log.warning("queue_metrics_unavailable", error=str(exc))
+            up.add_metric([], 0)
+            return [up]
+        up.add_metric([], 1)
+        for stage, depth in depths.items():
+            for state in JOB_STATES:
+                jobs.add_metric([stage, state], getattr(depth, state))
+            oldest.add_metric([stage], depth.oldest_age_seconds)
+            backlog.add_metric([stage], depth.backlog)
+            workers.add_metric([stage], depth.workers)
+        for stage, seconds in self.timeouts.items():
+            timeout.add_metric([stage], seconds)
+        return families
+
+    @staticmethod
+    def _families() -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily(
+                "gleaner_queue_up",
+                "1 when the last read of the queues from Redis succeeded, else 0.",
+            ),
+            GaugeMetricFamily(
+                "gleaner_queue_jobs",
+                "Jobs in a stage's queue (both lanes) by state: waiting, running, scheduled (retry delay), failed.",
+                labels=["queue", "state"],
+            ),
+            GaugeMetricFamily(
+                "gleaner_queue_oldest_job_age_seconds",
+                "Seconds since the oldest waiting job was enqueued; 0 when nothing waits.",
+                labels=["queue"],
+            ),
+            GaugeMetricFamily(
+                "gleaner_queue_backlog_jobs",
+                "Waiting + running jobs: the signal each worker's autoscaler targets per replica.",
+                labels=["queue"],
+            ),
+            GaugeMetricFamily(
+                "gleaner_queue_workers",
+                "Live RQ workers listening on a stage's queue.",
+                labels=["queue"],
+            ),
+            GaugeMetricFamily(
+                "gleaner_queue_job_timeout_seconds",
+                "A stage's configured job timeout (alerts compare the oldest job's age with it).",
+                labels=["queue"],
+            ),
+        ]
+
+
+class _DefaultRegistry(Collector):
+    """This process's default-registry metrics (process, GC, platform, any stage metrics) in another registry."""
+
+    def collect(self) -> Iterable[Metric]:
+        return REGISTRY.collect()
+
+
+def make_registry(redis: Redis, settings: Settings) -> CollectorRegistry:
+    """The registry the API serves at /metrics: its process metrics plus the queue-depth collector."""
+    registry = CollectorRegistry()
+    registry.register(_DefaultRegistry())
+    registry.register(
+        QueueCollector(redis, {stage: settings.timeout(stage) for stage in QUEUES})
+    )
+    return registry
+
+
+def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:
+    """(body, content type) of a /metrics response in Prometheus's text format."""
+    return generate_latest(registry), CONTENT_TYPE_LATEST
