@@ -40,7 +40,7 @@ def fail_permanently(item_id: int) -> dict[str, Any]:
 
 
 def _slow(ctx: ItemContext) -> None:
-    time.sleep(30)
+    time.sleep(5)  # every test that uses it sets a shorter job timeout
 
 
 def sleep_past_timeout(item_id: int) -> dict[str, Any]:
@@ -57,3 +57,28 @@ def _checkpointing(ctx: ItemContext) -> dict[str, Any]:
 
 def slow_with_checkpoints(item_id: int) -> dict[str, Any]:
     return execute_item("parsing", item_id, _checkpointing)
+
+
+def _sleep_configured(ctx: ItemContext) -> dict[str, Any]:
+    # Sleeps the task's config["sleep_seconds"] (default 1 s) in 0.1 s steps, checking for cancellation.
+    seconds = float(ctx.task.config.get("sleep_seconds", 1.0))
+    steps = max(1, round(seconds / 0.1))
+    for _ in range(steps):
+        ctx.checkpoint()
+        time.sleep(seconds / steps)
+    return {"slept": seconds}
+
+
+def sleep_configured(item_id: int) -> dict[str, Any]:
+    return execute_item("parsing", item_id, _sleep_configured)
+
+
+def _count_effect(ctx: ItemContext) -> dict[str, Any]:
+    # The effect a duplicate delivery must not repeat: one INCR per body run.
+    ctx.runtime.redis.incr(f"test:effects:{ctx.item.id}")
+    time.sleep(0.02)
+    return {"counted": True}
+
+
+def count_effect(item_id: int) -> dict[str, Any]:
+    return execute_item("parsing", item_id, _count_effect)

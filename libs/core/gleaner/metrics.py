@@ -14,7 +14,7 @@ all running still has a backlog, so its busy workers are not scaled away.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import structlog
@@ -22,6 +22,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -219,9 +220,8 @@ class QueueCollector(Collector):
     so an HPA keeps its current size (a missing metric) instead of scaling to the floor (a zero).
     """
 
-    def __init__(self, redis: Redis, timeouts: Mapping[str, int]) -> None:
+    def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self.timeouts = dict(timeouts)
 
     def describe(self) -> Iterable[Metric]:
         # Registering must not touch Redis: describe with empty families.
@@ -229,7 +229,7 @@ class QueueCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         families = self._families()
-        up, jobs, oldest, backlog, workers, timeout = families
+        up, jobs, oldest, backlog, workers = families
         try:
             depths = read_queue_depths(self.redis)
         except RedisError as exc:
@@ -243,8 +243,6 @@ class QueueCollector(Collector):
             oldest.add_metric([stage], depth.oldest_age_seconds)
             backlog.add_metric([stage], depth.backlog)
             workers.add_metric([stage], depth.workers)
-        for stage, seconds in self.timeouts.items():
-            timeout.add_metric([stage], seconds)
         return families
 
     @staticmethod
@@ -274,11 +272,6 @@ class QueueCollector(Collector):
                 "Live RQ workers listening on a stage's queue.",
                 labels=["queue"],
             ),
-            GaugeMetricFamily(
-                "gleaner_queue_job_timeout_seconds",
-                "A stage's configured job timeout (alerts compare the oldest job's age with it).",
-                labels=["queue"],
-            ),
         ]
 
 
@@ -290,12 +283,27 @@ class _DefaultRegistry(Collector):
 
 
 def make_registry(redis: Redis, settings: Settings) -> CollectorRegistry:
-    """The registry the API serves at /metrics: its process metrics plus the queue-depth collector."""
+    """The registry the API serves at /metrics: its process metrics, the queue-depth collector and
+    the limits alerts and dashboards compare against (job timeouts, outside request budgets)."""
     registry = CollectorRegistry()
     registry.register(_DefaultRegistry())
-    registry.register(
-        QueueCollector(redis, {stage: settings.timeout(stage) for stage in QUEUES})
+    registry.register(QueueCollector(redis))
+    timeouts = Gauge(
+        "gleaner_queue_job_timeout_seconds",
+        "A stage's configured job timeout; alerts compare the oldest job's age with it.",
+        ["queue"],
+        registry=registry,
     )
+    for stage in QUEUES:
+        timeouts.labels(stage).set(settings.timeout(stage))
+    budgets = Gauge(
+        "gleaner_ratelimit_budget_per_second",
+        "Requests per second a shared rate-limit bucket allows; the dashboard shows use against it.",
+        ["bucket"],
+        registry=registry,
+    )
+    budgets.labels("notion").set(settings.NOTION_REQUESTS_PER_SECOND)
+    budgets.labels("ai").set(settings.AI_REQUESTS_PER_MINUTE / 60)
     return registry
 
 
