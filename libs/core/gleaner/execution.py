@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -24,14 +24,11 @@ from gleaner import metrics, tasks
 from gleaner.db import session_scope
 from gleaner.errors import Cancelled, PermanentError, RetryableError, ShuttingDown
 from gleaner.models import ProcessingTask, TaskItem, TaskStatus
-from gleaner.queues import ItemJob, enqueue_item_jobs, retry_delay
+from gleaner.queues import CANCEL_KEY, ItemJob, enqueue_item_jobs, retry_delay
 from gleaner.runtime import Runtime, current
 from gleaner.settings import Stage
 
 log = structlog.get_logger("gleaner.execution")
-
-CANCEL_KEY = "gleaner:task:{task_id}:cancelled"
-"""Redis flag set when a task is cancelled, so checkpoints need not query SQL."""
 
 shutdown_requested = threading.Event()
 """Set by the worker on SIGTERM when the running job cannot finish within the grace period."""
@@ -88,6 +85,9 @@ def execute_item(stage: Stage, item_id: int, body: StageBody) -> dict[str, Any]:
     outcome, follow_up, error = _run_body(runtime, stage, item_id, job_id, body, bound)
     metrics.observe_item(stage, outcome, time.monotonic() - started, claimed.attempts)
     if follow_up is not None:
+        if job is not None and follow_up.stage == stage:
+            # a retry runs the very function this job ran (tests and custom jobs included)
+            follow_up = replace(follow_up, job_path=job.func_name)
         enqueue_item_jobs(runtime.redis, runtime.settings, [follow_up])
     if outcome == "failed" and error is not None:
         raise JobFailed(str(error)) from error

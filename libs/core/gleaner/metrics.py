@@ -24,6 +24,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -40,6 +41,10 @@ from gleaner.queues import QUEUES
 from gleaner.settings import Settings
 
 log = structlog.get_logger("gleaner.metrics")
+
+# Counters and histograms would each add a `_created` series (a start timestamp Prometheus does not
+# need to compute rates): drop them and keep a pod's series count down.
+disable_created_metrics()
 
 # --- per stage, observed by gleaner.execution in the worker --------------------------------------------
 

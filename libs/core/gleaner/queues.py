@@ -14,6 +14,7 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
 from gleaner.settings import Settings, Stage
@@ -25,6 +26,11 @@ DEFAULT_RESULT_TTL = 3600
 
 DEFAULT_FAILURE_TTL = 7 * 24 * 3600
 """Seconds RQ keeps a failed job in its failed registry; SQL keeps the item's reason for good."""
+
+CANCEL_KEY = "gleaner:task:{task_id}:cancelled"
+"""Redis flag set when a task is cancelled, so a running job's checkpoints need not query SQL."""
+
+CANCEL_FLAG_TTL = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -144,3 +150,17 @@ def _job_options(settings: Settings, job: ItemJob, timeout_key: str = "timeout")
         "failure_ttl": DEFAULT_FAILURE_TTL,
         "meta": {"task_id": job.task_id, "item_id": job.item_id},
     }
+
+
+def cancel_jobs(redis: Redis, task_id: int, job_ids: Iterable[str]) -> None:
+    """Raise the task's cancel flag and take its waiting jobs out of Redis."""
+    redis.set(CANCEL_KEY.format(task_id=task_id), 1, ex=CANCEL_FLAG_TTL)
+    for job_id in job_ids:
+        try:
+            Job.fetch(job_id, connection=redis).cancel()
+        except (NoSuchJobError, InvalidJobOperation):
+            continue  # gone already, or running: its checkpoint and guarded writes handle it
+
+
+def clear_cancel_flag(redis: Redis, task_id: int) -> None:
+    redis.delete(CANCEL_KEY.format(task_id=task_id))

@@ -240,11 +240,12 @@ def record_cancelled_attempt(session: Session, item: TaskItem) -> None:
     _finish_attempt(session, item, "cancelled")
 
 
-def _transition(session: Session, item: TaskItem, job_id: str | None, status: ItemStatus, **values: Any) -> bool:
+def _transition(session: Session, item: TaskItem, running_job: str | None, status: ItemStatus, **values: Any) -> bool:
+    """Move a running item on, only if it is still running under `running_job` (the guard)."""
     now = utcnow()
     guard = [TaskItem.id == item.id, TaskItem.status == ItemStatus.RUNNING]
-    if job_id is not None:
-        guard.append(TaskItem.job_id == job_id)
+    if running_job is not None:
+        guard.append(TaskItem.job_id == running_job)
     if status in FINISHED_ITEM_STATUSES:
         values.setdefault("completed_at", now)
     changed = session.execute(

@@ -1,0 +1,55 @@
+"""The FastAPI application: one Runtime per process, built in the lifespan, and every router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Response
+
+from gleaner.apikeys import ensure_api_key
+from gleaner.db import session_scope
+from gleaner.runtime import Runtime, set_current
+from gleaner.settings import Settings, load_settings
+from gleaner_api.handlers import install_handlers
+from gleaner_api.routers import ai_models, health, links, monitoring, pipelines, stages, tasks
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime.start(settings or load_settings())
+        app.state.runtime = runtime
+        set_current(runtime)  # eager mode runs jobs in this process
+        key = runtime.settings.BOOTSTRAP_API_KEY
+        if key is not None:
+            with session_scope(runtime.sessions) as session:
+                ensure_api_key(session, "bootstrap", runtime.settings.BOOTSTRAP_OWNER, key.get_secret_value())
+        yield
+        set_current(None)
+        runtime.close()
+
+    app = FastAPI(
+        title="Gleaner",
+        summary="Links in; clean article text, an AI digest and a Notion page out.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_handlers(app)
+    app.include_router(health.router)  # /healthz, /readyz
+    app.include_router(links.router)  # /api/links
+    app.include_router(pipelines.router)  # /api/pipelines
+    app.include_router(tasks.router)  # /api/tasks
+    app.include_router(stages.parsing)  # /api/parsing/async
+    app.include_router(stages.ai)  # /api/ai/async
+    app.include_router(stages.notion)  # /api/notion/async
+    app.include_router(ai_models.router)  # /api/ai/models
+    app.include_router(monitoring.router)  # /api/monitoring
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

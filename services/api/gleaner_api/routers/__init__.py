@@ -1,0 +1,1 @@
+"""One router module per area; gleaner_api.app includes them all."""

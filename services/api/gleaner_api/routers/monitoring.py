@@ -1,0 +1,141 @@
+"""Monitoring as in the original design. Reads only: nothing here cleans or changes RQ's registries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+from rq import Queue, Worker
+from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from sqlalchemy import case, func, select
+
+from gleaner.models import ProcessingTask, TaskItem, TaskStatus
+from gleaner.queues import QUEUES
+from gleaner_api.deps import OwnerDep, RedisDep, SessionDep
+
+router = APIRouter(prefix="/api/monitoring", tags=["monitoring"])
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def describe_workers(redis: RedisDep) -> list[dict[str, Any]]:
+    workers = []
+    for worker in Worker.all(connection=redis):
+        workers.append(
+            {
+                "name": worker.name,
+                "queues": worker.queue_names(),
+                "state": str(worker.get_state()),
+                "current_job": worker.get_current_job_id(),
+                "successful_job_count": worker.successful_job_count,
+                "failed_job_count": worker.failed_job_count,
+                "total_working_time": worker.total_working_time,
+                "birth_date": _iso(worker.birth_date),
+                "last_heartbeat": _iso(worker.last_heartbeat),
+            }
+        )
+    return sorted(workers, key=lambda w: w["name"])
+
+
+def describe_queues(redis: RedisDep) -> dict[str, dict[str, Any]]:
+    queues: dict[str, dict[str, Any]] = {}
+    for spec in QUEUES.values():
+        for name in (spec.name, spec.high_name):
+            queue = Queue(name, connection=redis)
+            # get_job_count(cleanup=False): RQ's `.count` would clean the registry, and reads must not write
+            queues[name] = {
+                "name": name,
+                "stage": spec.stage,
+                "count": queue.count,
+                "started_job_registry": StartedJobRegistry(queue=queue).get_job_count(cleanup=False),
+                "scheduled_job_registry": ScheduledJobRegistry(queue=queue).get_job_count(cleanup=False),
+                "finished_job_registry": FinishedJobRegistry(queue=queue).get_job_count(cleanup=False),
+                "failed_job_registry": FailedJobRegistry(queue=queue).get_job_count(cleanup=False),
+            }
+    return queues
+
+
+@router.get("/workers")
+def workers(redis: RedisDep, _owner: OwnerDep) -> dict[str, Any]:
+    found = describe_workers(redis)
+    return {"success": True, "workers": found, "total_workers": len(found)}
+
+
+@router.get("/queues")
+def queues(redis: RedisDep, _owner: OwnerDep) -> dict[str, Any]:
+    return {"success": True, "queues": describe_queues(redis)}
+
+
+@router.get("/statistics")
+def statistics(session: SessionDep, owner: OwnerDep) -> dict[str, Any]:
+    """Task and item totals of the caller, overall and by task type."""
+    t = ProcessingTask
+    rows = session.execute(
+        select(
+            t.type,
+            func.count(),
+            func.sum(case((t.status == TaskStatus.COMPLETED, 1), else_=0)),
+            func.sum(case((t.status.in_([TaskStatus.FAILED, TaskStatus.PARTIALLY_FAILED]), 1), else_=0)),
+            func.sum(case((t.status.in_([TaskStatus.QUEUED, TaskStatus.RUNNING]), 1), else_=0)),
+            func.sum(t.completed_items),
+            func.sum(t.failed_items),
+        )
+        .where(t.owner == owner)
+        .group_by(t.type)
+    ).all()
+    names = {"parsing": "parsing", "ai": "ai_processing", "notion": "notion_import", "pipeline": "pipeline"}
+    by_type = {names[r[0]]: {"total": r[1], "completed": int(r[2] or 0), "failed": int(r[3] or 0), "running": int(r[4] or 0)} for r in rows}
+    running_items = session.scalar(
+        select(func.count()).select_from(TaskItem).join(t).where(t.owner == owner, TaskItem.status == "running")
+    )
+    return {
+        "success": True,
+        "statistics": {
+            "total_tasks": sum(r[1] for r in rows),
+            "completed_tasks": sum(int(r[2] or 0) for r in rows),
+            "failed_tasks": sum(int(r[3] or 0) for r in rows),
+            "running_tasks": sum(int(r[4] or 0) for r in rows),
+            "by_type": by_type,
+            "total_items_processed": sum(int(r[5] or 0) for r in rows),
+            "total_items_failed": sum(int(r[6] or 0) for r in rows),
+            "running_items": running_items or 0,
+        },
+    }
+
+
+@router.get("/health")
+def health(redis: RedisDep, _owner: OwnerDep) -> JSONResponse:
+    """Redis, workers and queues at a glance; 503 when Redis is down or a queue has work and no worker."""
+    try:
+        info = redis.info("server")
+        found = describe_workers(redis)
+        queue_info = describe_queues(redis)
+    except RedisError as exc:
+        return JSONResponse(
+            {"success": False, "healthy": False, "health": {"redis": "disconnected", "error": str(exc)}},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+    busy = sum(1 for w in found if w["state"] == "busy")
+    queues_health = {}
+    for spec in QUEUES.values():
+        pending = queue_info[spec.name]["count"] + queue_info[spec.high_name]["count"]
+        listening = sum(1 for w in found if spec.name in w["queues"])
+        queues_health[spec.name] = {"healthy": pending == 0 or listening > 0, "pending": pending, "workers": listening}
+    queues_healthy = all(q["healthy"] for q in queues_health.values())
+    body = {
+        "success": True,
+        "healthy": queues_healthy,
+        "health": {
+            "redis": "connected",
+            "redis_version": info.get("redis_version"),
+            "workers": {"total": len(found), "active": len(found), "busy": busy, "idle": len(found) - busy},
+            "queues_healthy": queues_healthy,
+            "queues": queues_health,
+        },
+    }
+    return JSONResponse(body, status_code=200 if queues_healthy else 503)

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy import func, select
+from sse_starlette.sse import EventSourceResponse
+
+from gleaner.db import session_scope
+from gleaner.models import ProcessingTask, TaskStatus, TaskType
+from gleaner_api.deps import OwnerDep, RuntimeDep, SessionDep
+from gleaner_api.schemas import Page, TaskEnvelope, TaskRead
+from gleaner_api.taskviews import get_owned_task, render_task
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+FINISHED = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.PARTIALLY_FAILED, TaskStatus.CANCELLED}
+
+
+@router.get("", response_model=Page[TaskRead])
+def list_tasks(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    owner: OwnerDep,
+    status: TaskStatus | None = None,
+    type: TaskType | None = None,  # noqa: A002 - the field's name in the original design
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[TaskRead]:
+    query = select(ProcessingTask).where(ProcessingTask.owner == owner)
+    if status is not None:
+        query = query.where(ProcessingTask.status == status)
+    if type is not None:
+        query = query.where(ProcessingTask.type == type)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(ProcessingTask.id.desc()).offset((page - 1) * page_size).limit(page_size))
+    items = [TaskRead.model_validate(render_task(session, runtime.redis, task, False)) for task in rows]
+    return Page(items=items, total=total, page=page, page_size=page_size)
+
+
+@router.get("/{task_id}", response_model=TaskEnvelope)
+def get_task(
+    task_id: int,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    owner: OwnerDep,
+    include_items: Annotated[bool, Query()] = True,
+) -> TaskEnvelope:
+    task = get_owned_task(session, owner, task_id)
+    return TaskEnvelope.model_validate({"task": render_task(session, runtime.redis, task, include_items)})
+
+
+@router.get("/{task_id}/events")
+async def task_events(
+    task_id: int,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    owner: OwnerDep,
+    include_items: Annotated[bool, Query()] = True,
+) -> EventSourceResponse:
+    """Server-Sent Events: a `progress` event whenever the task changes, then `end` when it finishes."""
+    get_owned_task(session, owner, task_id)  # 404 before the stream starts
+    session.close()
+
+    def snapshot() -> dict[str, Any]:
+        with session_scope(runtime.sessions) as s:
+            task = s.get_one(ProcessingTask, task_id)
+            return jsonable_encoder(render_task(s, runtime.redis, task, include_items))
+
+    async def stream() -> AsyncIterator[dict[str, str]]:
+        last = ""
+        while not await request.is_disconnected():
+            body = await asyncio.to_thread(snapshot)
+            text = json.dumps(body, sort_keys=True)
+            if text != last:
+                last = text
+                yield {"event": "progress", "data": text}
+            if body["status"] in FINISHED:
+                yield {"event": "end", "data": json.dumps({"id": task_id, "status": body["status"]})}
+                return
+            await asyncio.sleep(runtime.settings.SSE_POLL_SECONDS)
+
+    return EventSourceResponse(stream(), ping=15)

@@ -1,0 +1,254 @@
+"""Request and response bodies. Field names follow the original design (docs/seeds 004)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+StageName = Literal["parsing", "ai", "notion"]
+
+
+class Strict(BaseModel):
+    """Request bodies reject unknown fields, so a typo is an error rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+
+# --- links ------------------------------------------------------------------------------------------
+
+
+class LinkCreate(Strict):
+    url: str | None = Field(default=None, description="one URL")
+    urls: list[str] | None = Field(default=None, description="or many URLs")
+
+
+class LinkRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    url: str
+    normalized_url: str
+    created_at: datetime
+
+
+class ParsedContentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    final_url: str
+    canonical_url: str | None
+    title: str | None
+    text: str
+    author: str | None
+    published_date: date | None
+    site_name: str | None
+    language: str | None
+    word_count: int
+    content_hash: str
+    created_at: datetime
+
+
+class AIContentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    parsed_content_id: int
+    model_id: int
+    summary: str | None
+    keywords: list[Any]
+    insights: list[Any]
+    usage: dict[str, Any]
+    created_at: datetime
+
+
+class NotionImportRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    ai_content_id: int
+    database_id: str
+    state: str
+    page_id: str | None
+    page_url: str | None
+    error: str | None
+    requests: list[Any]
+    created_at: datetime
+
+
+class LinkDetail(LinkRead):
+    parsed: ParsedContentRead | None = None
+    ai: list[AIContentRead] = []
+    notion: list[NotionImportRead] = []
+
+
+class LinksCreated(BaseModel):
+    success: bool = True
+    links: list[LinkRead]
+    created: int
+
+
+# --- tasks ------------------------------------------------------------------------------------------
+
+
+class ProcessingConfig(Strict):
+    generate_summary: bool = True
+    generate_keywords: bool = True
+    generate_insights: bool = True
+
+
+class NotionTarget(Strict):
+    database_id: str | None = Field(default=None, max_length=64, description="default: GLEANER_NOTION_DATABASE_ID")
+    properties: dict[str, Any] = Field(default_factory=dict, description="page properties merged into each page")
+
+
+class PipelineCreate(Strict):
+    urls: list[str] | None = None
+    link_ids: list[int] | None = None
+    stages: list[StageName] = Field(default_factory=lambda: ["parsing", "ai", "notion"])
+    processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
+    model_id: int | None = None
+    notion: NotionTarget = Field(default_factory=NotionTarget)
+    priority: Literal["normal", "high"] = "normal"
+
+
+class ParsingBatch(Strict):
+    link_ids: list[int]
+    priority: Literal["normal", "high"] = "normal"
+
+
+class AIBatch(Strict):
+    parsed_content_ids: list[int]
+    model_id: int | None = None
+    processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
+    priority: Literal["normal", "high"] = "normal"
+
+
+class AISingle(Strict):
+    model_id: int | None = None
+    processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
+    priority: Literal["normal", "high"] = "normal"
+
+
+class NotionBatch(Strict):
+    ai_content_ids: list[int]
+    database_id: str | None = Field(default=None, max_length=64)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    priority: Literal["normal", "high"] = "normal"
+
+
+class NotionSingle(Strict):
+    database_id: str | None = Field(default=None, max_length=64)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    priority: Literal["normal", "high"] = "normal"
+
+
+class TaskQueued(BaseModel):
+    success: bool = True
+    task_id: int
+    job_id: str | None
+    total_items: int
+    status: str
+    message: str
+    stages: list[str]
+    links: list[LinkRead] | None = None
+
+
+class ItemRead(BaseModel):
+    id: int
+    item_id: int
+    item_type: str
+    stage: str
+    status: str
+    attempts: int
+    job_id: str | None
+    error_code: str | None
+    error_message: str | None
+    position: int | None = Field(description="place in its queue while queued (0 = next)")
+    started_at: datetime | None
+    completed_at: datetime | None
+    link_id: int | None
+    parsed_content_id: int | None
+    ai_content_id: int | None
+    notion_import_id: int | None
+    result_data: dict[str, Any]
+
+
+class TaskRead(BaseModel):
+    id: int
+    type: str
+    status: str
+    progress: int
+    total_items: int
+    completed_items: int
+    failed_items: int
+    cancelled_items: int
+    stages: list[str]
+    stage_progress: dict[str, dict[str, int]]
+    job_id: str | None
+    queue_name: str | None
+    worker_id: str | None
+    retry_count: int
+    max_retries: int
+    result_data: dict[str, Any]
+    error: str | None
+    eta_seconds: float | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    items: list[ItemRead] | None = None
+
+
+class TaskEnvelope(BaseModel):
+    success: bool = True
+    task: TaskRead
+
+
+class TaskCancelled(BaseModel):
+    success: bool = True
+    task_id: int
+    status: str
+    cancelled_items: int
+    message: str
+
+
+class TaskRetried(BaseModel):
+    success: bool = True
+    task_id: int
+    status: str
+    retried_count: int
+    message: str
+
+
+# --- AI models --------------------------------------------------------------------------------------
+
+
+class AIModelCreate(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    provider: Literal["offline", "openai"]
+    model: str = Field(default="", max_length=200)
+    base_url: str | None = Field(default=None, max_length=2000)
+    config: dict[str, Any] = Field(default_factory=dict)
+    is_default: bool = False
+
+
+class AIModelRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    provider: str
+    model: str
+    base_url: str | None
+    config: dict[str, Any]
+    is_default: bool
+    created_at: datetime

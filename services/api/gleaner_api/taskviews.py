@@ -1,0 +1,124 @@
+"""How a task looks from outside: counts, per-stage progress, queue positions and an ETA."""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Worker
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gleaner import tasks
+from gleaner.errors import NotFound
+from gleaner.models import ItemStatus, ProcessingTask, TaskItem
+from gleaner.queues import QUEUES
+
+MAX_POSITIONS = 500
+"""Queue positions looked up per response; beyond it items show `position: null` (one LPOS each)."""
+
+
+def get_owned_task(session: Session, owner: str, task_id: int) -> ProcessingTask:
+    task = session.get(ProcessingTask, task_id)
+    if task is None or task.owner != owner:
+        raise NotFound(f"task {task_id} does not exist", code="task_not_found")
+    return task
+
+
+def queue_positions(redis: Redis, task: ProcessingTask, items: list[TaskItem]) -> dict[int, int | None]:
+    """Jobs ahead of each queued item in its stage's queues (the high lane runs first)."""
+    queued = [item for item in items if item.status == ItemStatus.QUEUED and item.job_id][:MAX_POSITIONS]
+    if not queued:
+        return {}
+    high = bool(task.config.get("high_priority"))
+    with redis.pipeline(transaction=False) as pipe:
+        for item in queued:
+            spec = QUEUES[item.stage]  # type: ignore[index]
+            pipe.lpos(f"rq:queue:{spec.high_name if high else spec.name}", item.job_id)  # type: ignore[arg-type]
+            pipe.llen(f"rq:queue:{spec.high_name}")
+        answers = pipe.execute()
+    positions: dict[int, int | None] = {}
+    for index, item in enumerate(queued):
+        place, high_length = answers[2 * index], answers[2 * index + 1]
+        # None: not waiting in a list (a retry scheduled for later, or lost and about to be re-enqueued)
+        positions[item.id] = None if place is None else int(place) + (0 if high else int(high_length))
+    return positions
+
+
+def workers_per_stage(redis: Redis) -> dict[str, int]:
+    counts = {stage: 0 for stage in QUEUES}
+    for worker in Worker.all(connection=redis):
+        names = set(worker.queue_names())
+        for stage, spec in QUEUES.items():
+            if spec.name in names:
+                counts[stage] += 1
+    return counts
+
+
+def eta_seconds(session: Session, redis: Redis, task: ProcessingTask, progress: dict[str, dict[str, int]]) -> float | None:
+    """Remaining work per stage × the stage's median attempt time ÷ its workers; None until measured."""
+    if task.finished_items >= task.total_items:
+        return 0.0
+    workers = workers_per_stage(redis)
+    total = 0.0
+    for stage, counts in progress.items():
+        remaining = counts["queued"] + counts["running"] + counts["waiting"]
+        if not remaining:
+            continue
+        median = tasks.recent_stage_seconds(session, stage)
+        if median is None:
+            return None
+        total += remaining * median / max(1, workers.get(stage, 0))
+    return round(total, 1)
+
+
+def render_task(session: Session, redis: Redis, task: ProcessingTask, include_items: bool) -> dict[str, object]:
+    progress = tasks.stage_progress(session, task)
+    body: dict[str, object] = {
+        "id": task.id,
+        "type": task.type,
+        "status": task.status,
+        "progress": task.progress,
+        "total_items": task.total_items,
+        "completed_items": task.completed_items,
+        "failed_items": task.failed_items,
+        "cancelled_items": task.cancelled_items,
+        "stages": task.stages,
+        "stage_progress": progress,
+        "job_id": task.job_id,
+        "queue_name": task.queue_name,
+        "worker_id": task.worker_id,
+        "retry_count": task.retry_count,
+        "max_retries": task.max_retries,
+        "result_data": task.result_data,
+        "error": task.error,
+        "eta_seconds": eta_seconds(session, redis, task, progress),
+        "created_at": task.created_at,
+        "started_at": task.started_at,
+        "completed_at": task.completed_at,
+        "items": None,
+    }
+    if include_items:
+        items = list(session.scalars(select(TaskItem).where(TaskItem.task_id == task.id).order_by(TaskItem.id)))
+        positions = queue_positions(redis, task, items)
+        body["items"] = [
+            {
+                "id": item.id,
+                "item_id": item.item_id,
+                "item_type": item.item_type,
+                "stage": item.stage,
+                "status": item.status,
+                "attempts": item.attempts,
+                "job_id": item.job_id,
+                "error_code": item.error_code,
+                "error_message": item.error_message,
+                "position": positions.get(item.id),
+                "started_at": item.started_at,
+                "completed_at": item.completed_at,
+                "link_id": item.link_id,
+                "parsed_content_id": item.parsed_content_id,
+                "ai_content_id": item.ai_content_id,
+                "notion_import_id": item.notion_import_id,
+                "result_data": item.result_data,
+            }
+            for item in items
+        ]
+    return body
