@@ -1,0 +1,336 @@
+"""A page fetcher that is safe to run inside a cluster, on httpx.
+
+Addresses are checked at connect time by our own httpcore network backend: it resolves the host once,
+refuses the connection if *any* answer is not allowed (gleaner_parsing.addresses), and connects to the
+checked IP literal. httpcore then does TLS with the URL's host as SNI, so certificates and the Host header
+stay right and there is no second lookup for DNS rebinding to slip into. Redirects are followed here, one
+hop at a time, each through the same check. The body is streamed with a size cap and a total deadline,
+because httpx's timeouts are per read and a server dripping one byte at a time never trips them.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import httpcore
+import httpx
+
+from gleaner.errors import (
+    PermanentError,
+    RetryableError,
+    classify_http_status,
+    parse_retry_after,
+)
+from gleaner.settings import Settings
+from gleaner_parsing.addresses import (
+    AddressPolicy,
+    BlockedAddress,
+    IPAddress,
+    parse_ip_literal,
+)
+from gleaner_parsing.decoding import decode_body
+
+Resolver = Callable[[str, int], list[str]]
+"""(host, port) -> IP address strings. Replaceable so tests never ask real DNS or reach a real address."""
+
+HostGate = Callable[[str], AbstractContextManager[object]]
+"""host -> a context manager holding a per-host slot while one request runs (gleaner_parsing.hostlimit)."""
+
+ALLOWED_SCHEMES = ("http", "https")
+ALLOWED_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
+ACCEPT = "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8"
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """Resolves once, checks every answer against the policy, connects to the checked literal."""
+
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        resolver: Resolver = system_resolver,
+        inner: httpcore.NetworkBackend | None = None,
+    ) -> None:
+        self.policy = policy
+        self.resolver = resolver
+        self.inner = inner or httpcore.SyncBackend()
+
+    def resolve(self, host: str, port: int) -> list[IPAddress]:
+        literal = parse_ip_literal(host)
+        if literal is not None:
+            return [literal]
+        answers = [parse_ip_literal(answer) for answer in self.resolver(host, port)]
+        if not answers or any(answer is None for answer in answers):
+            raise socket.gaierror(f"no usable address for {host}")
+        return [answer for answer in answers if answer is not None]
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = self.resolve(host, port)
+        for address in addresses:
+            self.policy.check(
+                address, port
+            )  # any refused answer refuses the host: no "try the next one"
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return self.inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:
+                last_error = exc
+        assert last_error is not None
+        raise last_error
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)
+
+
+def install_backend(
+    transport: httpx.HTTPTransport, backend: httpcore.NetworkBackend
+) -> None:
+    """Put our backend under httpx's transport.
+
+    httpx has no public hook for this: it is `transport._pool._network_backend` (httpx 0.28, httpcore 1.0,
+    both pinned). tests/parsing/test_fetcher.py fails if the attribute moves, instead of the guard silently
+    falling away.
+    """
+    pool = transport._pool
+    if not isinstance(pool, httpcore.ConnectionPool) or not isinstance(
+        getattr(pool, "_network_backend", None), httpcore.NetworkBackend
+    ):
+        raise RuntimeError(
+            "httpx/httpcore internals changed: cannot install the guarded network backend"
+        )
+    pool._network_backend = backend
+
+
+@dataclass(frozen=True)
+class Page:
+    url: str  # final URL, after redirects
+    status: int
+    content_type: str  # media type only, lower case
+    charset: str  # the encoding the text was decoded with
+    text: str
+    size: int  # decoded body bytes
+    redirects: list[str]
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    max_bytes: int
+    timeout: float  # total seconds, across redirects
+    max_redirects: int
+    user_agent: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchLimits:
+        return cls(
+            max_bytes=settings.FETCH_MAX_BYTES,
+            timeout=settings.FETCH_TIMEOUT_SECONDS,
+            max_redirects=settings.FETCH_MAX_REDIRECTS,
+            user_agent=settings.FETCH_USER_AGENT,
+        )
+
+
+class Fetcher:
+    """One per process: holds the pooled client. `fetch(url)` returns a Page or raises a job error."""
+
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        limits: FetchLimits,
+        backend: GuardedBackend | None = None,
+    ) -> None:
+        self.policy = policy
+        self.limits = limits
+        self.backend = backend or GuardedBackend(policy)
+        transport = httpx.HTTPTransport(retries=0)
+        install_backend(transport, self.backend)
+        self.client = httpx.Client(
+            transport=transport,
+            trust_env=False,  # a proxy variable would make the backend check the proxy, not the target
+            follow_redirects=False,  # each hop is checked here
+            headers={"User-Agent": limits.user_agent, "Accept": ACCEPT},
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **backend_options: Any) -> Fetcher:
+        policy = AddressPolicy.build(
+            settings.FETCH_ALLOWED_PORTS, settings.FETCH_ALLOW_NETWORKS
+        )
+        backend = GuardedBackend(policy, **backend_options)
+        return cls(policy, FetchLimits.from_settings(settings), backend)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def fetch(self, url: str, gate: HostGate | None = None) -> Page:
+        deadline = time.monotonic() + self.limits.timeout
+        redirects: list[str] = []
+        current = url
+        while True:
+            target = checked_url(current)
+            with (gate or _no_gate)(target.host):
+                hop = self._request(target, deadline)
+            if isinstance(hop, Page):
+                return Page(**{**hop.__dict__, "redirects": redirects})
+            if len(redirects) >= self.limits.max_redirects:
+                raise PermanentError(
+                    f"more than {self.limits.max_redirects} redirects",
+                    code="too_many_redirects",
+                )
+            redirects.append(str(target))
+            current = hop
+
+    def _request(self, url: httpx.URL, deadline: float) -> Page | str:
+        """One hop: the Page, or the next URL to go to."""
+        try:
+            with self.client.stream(
+                "GET", url, timeout=_remaining(deadline)
+            ) as response:
+                if response.status_code in REDIRECT_STATUSES:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise PermanentError(
+                            f"{response.status_code} redirect without Location",
+                            code="bad_redirect",
+                        )
+                    return str(url.join(location))
+                if response.status_code >= 400:
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    raise classify_http_status(
+                        response.status_code,
+                        f"HTTP {response.status_code} from {url}",
+                        retry_after,
+                    )
+                if response.status_code != 200:
+                    raise PermanentError(
+                        f"HTTP {response.status_code} from {url}",
+                        code=f"http_{response.status_code}",
+                    )
+                return self._page(response, deadline)
+        except BlockedAddress as exc:
+            code = "blocked_port" if exc.port_rule else "blocked_address"
+            raise PermanentError(f"{url.host}: {exc.reason}", code=code) from exc
+        except socket.gaierror as exc:
+            raise RetryableError(
+                f"cannot resolve {url.host}: {exc}", code="dns_error"
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise RetryableError(f"timed out fetching {url}", code="timeout") from exc
+        except httpx.InvalidURL as exc:
+            raise PermanentError(f"invalid URL: {exc}", code="invalid_url") from exc
+        except httpx.RemoteProtocolError as exc:
+            # httpx parses a redirect's Location itself, even with follow_redirects off, and calls a
+            # bad one a protocol error: that is the page's fault, and another attempt will not fix it.
+            if "location header" in str(exc).lower():
+                raise PermanentError(
+                    f"invalid redirect: {exc}", code="invalid_url"
+                ) from exc
+            raise RetryableError(
+                f"{exc} fetching {url}", code="connection_error"
+            ) from exc
+        except (httpx.TransportError, OSError) as exc:
+            raise RetryableError(
+                f"{type(exc).__name__} fetching {url}: {exc}", code="connection_error"
+            ) from exc
+
+    def _page(self, response: httpx.Response, deadline: float) -> Page:
+        media_type, _, params = response.headers.get(
+            "content-type", "text/html"
+        ).partition(";")
+        media_type = media_type.strip().lower() or "text/html"
+        if media_type not in ALLOWED_CONTENT_TYPES:
+            raise PermanentError(
+                f"content type {media_type} is not HTML or text",
+                code="unsupported_content_type",
+            )
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limits.max_bytes:
+            raise PermanentError(
+                f"body of {declared} bytes is over {self.limits.max_bytes}",
+                code="too_large",
+            )
+        body = read_capped(response.iter_bytes(), self.limits.max_bytes, deadline)
+        text, charset = decode_body(body, header_charset(params))
+        return Page(
+            str(response.url),
+            response.status_code,
+            media_type,
+            charset,
+            text,
+            len(body),
+            [],
+        )
+
+
+def read_capped(chunks: Iterator[bytes], max_bytes: int, deadline: float) -> bytes:
+    """The body, or too_large / timeout. Chunks are decompressed, so a compression bomb is capped too."""
+    parts: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise PermanentError(f"body is over {max_bytes} bytes", code="too_large")
+        if time.monotonic() > deadline:
+            raise RetryableError(
+                "the page did not arrive within the fetch deadline", code="timeout"
+            )
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def checked_url(url: str | httpx.URL) -> httpx.URL:
+    """Parse and refuse what never goes on the wire: other schemes, credentials, a missing host."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:  # not an httpx.HTTPError: e.g. 0177.0.0.1
+        raise PermanentError(f"invalid URL: {exc}", code="invalid_url") from exc
+    if parsed.scheme not in ALLOWED_SCHEMES:
+        raise PermanentError(
+            f"scheme {parsed.scheme or '(none)'!r} is not http or https",
+            code="unsupported_scheme",
+        )
+    if parsed.userinfo:
+        raise PermanentError(
+            "URLs with credentials are not fetched", code="credentials_in_url"
+        )
+    if not parsed.host:
+        raise PermanentError("URL has no host", code="invalid_url")
+    return parsed
+
+
+def header_charset(params: str) -> str | None:
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip("\"'") or None
+    return None
+
+
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise RetryableError("the fetch deadline passed", code="timeout")
+    return left
+
+
+def _no_gate(_host: str) -> AbstractContextManager[object]:
+    return nullcontext()
