@@ -44,7 +44,7 @@ log = structlog.get_logger("gleaner.metrics")
 
 # Counters and histograms would each add a `_created` series (a start timestamp Prometheus does not
 # need to compute rates): drop them and keep a pod's series count down.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # --- per stage, observed by gleaner.execution in the worker --------------------------------------------
 
