@@ -1,0 +1,1 @@
+"""AI providers behind one interface (base.Provider); registry.build_provider picks one per AIModel."""

@@ -1,0 +1,182 @@
+"""The offline provider on articles written for these tests, and proof that it needs no download."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gleaner.errors import PermanentError
+from gleaner_ai.providers.base import ProcessingOptions
+from gleaner_ai.providers.offline import (
+    OfflineProvider,
+    normalize_space,
+    split_sentences,
+)
+from tests.ai.conftest import ARTICLES, article
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class TestOfflineDigest:
+    @pytest.mark.parametrize("name", ARTICLES)
+    def test_summary_is_made_of_the_texts_sentences(self, name: str) -> None:
+        text = article(name)
+        provider = OfflineProvider(summary_sentences=4)
+        chosen = provider.summarize(split_sentences(text))
+        result = provider.process(text, None, ProcessingOptions())
+        assert 1 <= len(chosen) <= 4
+        assert result.summary == " ".join(chosen)
+        flat = normalize_space(text)
+        for sentence in chosen:
+            assert normalize_space(sentence) in flat
+        # In text order, as extractive summaries read best.
+        positions = [flat.index(normalize_space(s)) for s in chosen]
+        assert positions == sorted(positions)
+
+    @pytest.mark.parametrize("name", ARTICLES)
+    def test_keywords_occur_in_the_text(self, name: str) -> None:
+        text = article(name)
+        result = OfflineProvider(keywords_max=8).process(
+            text, None, ProcessingOptions()
+        )
+        flat = normalize_space(text).lower()
+        assert 3 <= len(result.keywords) <= 8
+        for keyword in result.keywords:
+            assert keyword == keyword.lower()
+            assert keyword in flat
+            assert len(keyword.split()) <= 2
+        # No keyword is another one again, whole or in part ("wild bees" and "bees").
+        for keyword in result.keywords:
+            others = [k for k in result.keywords if k != keyword]
+            assert not any(f" {keyword} " in f" {other} " for other in others), (
+                keyword,
+                others,
+            )
+
+    @pytest.mark.parametrize("name", ARTICLES)
+    def test_insights_are_sentences_and_names_from_the_text(self, name: str) -> None:
+        text = article(name)
+        result = OfflineProvider().process(text, None, ProcessingOptions())
+        flat = normalize_space(text)
+        assert result.insights, "a news article has figures, quotes or names"
+        for insight in result.insights:
+            if insight.startswith("Named in the text: "):
+                for named in insight.removeprefix("Named in the text: ").split(", "):
+                    assert named in flat
+            else:
+                assert normalize_space(insight) in flat
+
+    def test_a_normal_article_gets_every_part(self) -> None:
+        result = OfflineProvider().process(
+            article("harbour"),
+            "Port of Valmora opens its first all-electric terminal",
+            ProcessingOptions(),
+        )
+        assert result.summary
+        assert len(result.summary.split()) > 30
+        assert result.keywords
+        assert result.insights
+        assert any("412 million euros" in insight for insight in result.insights), (
+            result.insights
+        )
+        assert any("Ines Carvalho" in insight for insight in result.insights), (
+            result.insights
+        )
+
+    def test_flags_turn_parts_off(self) -> None:
+        options = ProcessingOptions.from_config(
+            {"generate_summary": False, "generate_keywords": False}
+        )
+        result = OfflineProvider().process(article("bees"), None, options)
+        assert result.summary is None
+        assert result.keywords == []
+        assert result.insights
+
+    def test_language_from_the_parsing_stage(self) -> None:
+        text = (
+            "Die Stadt Freiburg hat am Montag einen neuen Radweg eröffnet. Der Weg ist 12 Kilometer lang und "
+            "verbindet die Innenstadt mit dem Flughafen. Die Bauarbeiten dauerten zwei Jahre und kosteten 8 "
+            "Millionen Euro. Bürgermeisterin Anna Keller sagte, der Radweg sei ein wichtiger Schritt für den "
+            "Klimaschutz. Viele Pendler nutzen den Radweg bereits jeden Tag. Anna Keller will weitere Radwege "
+            "bauen lassen, wenn der Gemeinderat zustimmt."
+        )
+        result = OfflineProvider(summary_sentences=2).process(
+            text, None, ProcessingOptions(language="de")
+        )
+        assert result.summary
+        assert "die" not in result.keywords
+        assert "der" not in result.keywords
+        assert any("Anna Keller" in insight for insight in result.insights)
+
+
+class TestTooShort:
+    @pytest.mark.parametrize(
+        "text",
+        ["", "   \n ", "Short.", "Only a handful of words in this one sentence here."],
+    )
+    def test_fails_cleanly(self, text: str) -> None:
+        with pytest.raises(PermanentError) as caught:
+            OfflineProvider().process(text, "A title", ProcessingOptions())
+        assert caught.value.code == "text_too_short"
+
+
+# Run in a fresh interpreter: no NLTK data anywhere it looks, and every socket and DNS lookup refused.
+_OFFLINE_SCRIPT = r"""
+import json, socket, sys
+
+def refuse(event, args):
+    if event in ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "urllib.Request"):
+        raise PermissionError(f"network use refused in this test: {event} {args!r}")
+    if event == "open" and args and "nltk_data" in str(args[0]):
+        raise PermissionError(f"NLTK data read refused in this test: {args[0]}")
+
+sys.addaudithook(refuse)
+from gleaner_ai.providers.base import ProcessingOptions
+from gleaner_ai.providers.offline import OfflineProvider
+
+text = open(sys.argv[1], encoding="utf-8").read()
+result = OfflineProvider().process(text, None, ProcessingOptions())
+try:
+    socket.create_connection(("127.0.0.1", 9))
+    guard = "not working"
+except PermissionError:
+    guard = "working"
+print(json.dumps({"summary": result.summary, "keywords": result.keywords, "insights": result.insights, "guard": guard}))
+"""
+
+
+def test_runs_without_network_or_downloaded_data(tmp_path: Path) -> None:
+    empty = tmp_path / "nltk_data"
+    empty.mkdir()
+    env = {
+        **os.environ,
+        "NLTK_DATA": str(empty),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _OFFLINE_SCRIPT,
+            str(ROOT / "tests/ai/texts/compiler.txt"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["guard"] == "working"
+    assert result["summary"]
+    assert result["keywords"]
+    assert result["insights"]
