@@ -1,5 +1,24 @@
 """`python -m gleaner_parsing`: the parsing worker."""
 
-from gleaner.worker import run
+import sys
 
-raise SystemExit(run("parsing"))
+from gleaner.settings import Settings
+from gleaner.worker import run
+from gleaner_parsing.addresses import AllowEntry
+
+
+def check_settings(settings: Settings) -> None:
+    """Exit at start-up naming a bad allow-list entry, rather than failing every job later."""
+    for entry in settings.FETCH_ALLOW_NETWORKS:
+        try:
+            AllowEntry.parse(entry)
+        except ValueError as exc:
+            print(
+                f"gleaner: GLEANER_FETCH_ALLOW_NETWORKS: bad entry {entry!r}: {exc}",
+                file=sys.stderr,
+            )  # noqa: T201
+            raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    raise SystemExit(run("parsing", setup=check_settings))

@@ -28,6 +28,9 @@ _HTML_LANG = re.compile(
     rb"<html[^>]*?\slang\s*=\s*[\"']?([a-zA-Z]{2,3}(?:[-_][a-zA-Z0-9]{2,8})?)",
     re.IGNORECASE,
 )
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+_REL_CANONICAL = re.compile(r"""\brel\s*=\s*["']?canonical\b""", re.IGNORECASE)
+_HREF = re.compile(r"""\bhref\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
 
 DEFAULT_MIN_WORDS = 1
 """Fewer words than this in the extracted text and the page fails with `no_content`."""
@@ -106,13 +109,13 @@ def extract_article(
         published=_parse_date(meta.date) if meta else None,
         site_name=_clean(meta.sitename) if meta else None,
         language=html_language(content),
-        canonical_url=_canonical(meta.url if meta else None, url),
+        canonical_url=_canonical(canonical_link(content), url),
     )
 
 
 def readability_text(html: str) -> str:
     try:
-        summary = ReadabilityDocument(html).summary(html_partial=True)
+        summary = ReadabilityDocument(html).summary(html_partial=False)
         return str(trafilatura.html2txt(summary, clean=True)).strip()
     except (ValueError, TypeError):  # readability's Unparseable is a ValueError
         return ""
@@ -156,6 +159,16 @@ def _article(
         words,
         content_hash(text),
     )
+
+
+def canonical_link(html: str) -> str | None:
+    """The href of `<link rel="canonical">` in the page's head, as written."""
+    head = html[: html.find("</head>")] if "</head>" in html else html[:16384]
+    for tag in _LINK_TAG.findall(head):
+        if _REL_CANONICAL.search(tag):
+            href = _HREF.search(tag)
+            return href.group(1).strip() if href else None
+    return None
 
 
 def _canonical(found: str | None, url: str) -> str | None:
