@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
-from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
+from gleaner_api.standalone import find_redis_server, wait_for_redis
 
 
 def free_port() -> int:
@@ -19,24 +16,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def redis_server_binary() -> str:
-    """Debian's redis-server when installed, else the one the `redis-server` PyPI package ships."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        import redis_server  # type: ignore[import-not-found]
-
-        return str(redis_server.REDIS_SERVER_PATH)
-    except ImportError as exc:  # pragma: no cover - make test installs one of the two
-        raise RuntimeError("no redis-server: install Debian's redis-server or `uv sync` (PyPI redis-server)") from exc
-
-
 def start_redis_server(workdir: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """A redis-server on 127.0.0.1:<port> that keeps nothing on disk; returns (process, url)."""
     port = port or free_port()
     process = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        [find_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(workdir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -44,21 +28,6 @@ def start_redis_server(workdir: Path, port: int | None = None) -> tuple[subproce
     url = f"redis://127.0.0.1:{port}/0"
     wait_for_redis(url)
     return process, url
-
-
-def wait_for_redis(url: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    client = Redis.from_url(url)
-    while True:
-        try:
-            client.ping()
-            return
-        except RedisConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-        finally:
-            client.close()
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:

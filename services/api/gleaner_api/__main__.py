@@ -21,6 +21,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--migrate", action="store_true", help="apply migrations first")
     commands.add_parser("migrate", help="apply database migrations")
+    standalone = commands.add_parser("standalone", help="the whole stack on this machine (make run)")
+    standalone.add_argument("--port", type=int, default=8000)
     keys = commands.add_parser("keys", help="API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", help="create a key and print it once")
@@ -34,6 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "migrate":
         migrate(settings.database_url)
         return 0
+    if command == "standalone":
+        from gleaner_api.standalone import run
+
+        return run(port=args.port)
     if command == "keys":
         runtime = Runtime.start(settings)
         with session_scope(runtime.sessions) as session:

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Response
 
 from gleaner.apikeys import ensure_api_key
 from gleaner.db import session_scope
+from gleaner.metrics import exposition, make_registry
 from gleaner.runtime import Runtime, set_current
 from gleaner.settings import Settings, load_settings
 from gleaner_api.handlers import install_handlers
@@ -20,6 +21,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.start(settings or load_settings())
         app.state.runtime = runtime
+        app.state.metrics = make_registry(runtime.redis, runtime.settings)
         set_current(runtime)  # eager mode runs jobs in this process
         key = runtime.settings.BOOTSTRAP_API_KEY
         if key is not None:
@@ -48,8 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        """Process metrics and the queue depths read from Redis at scrape time (the autoscaling signal)."""
+        body, content_type = exposition(app.state.metrics)
+        return Response(body, media_type=content_type)
 
     return app

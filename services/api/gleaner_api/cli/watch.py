@@ -1,0 +1,78 @@
+"""Live per-stage progress bars, driven by the task's event stream (GET /api/tasks/{id}/events)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+
+from gleaner_api.cli.client import ApiClient, ApiError
+from gleaner_api.cli.views import FINISHED, finished_at, stage_detail
+
+RECONNECT_ATTEMPTS = 5
+"""Times the stream is opened again after it broke (an API restart) before giving up."""
+
+RECONNECT_DELAY_SECONDS = 1.0
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description:<8}"),
+        BarColumn(bar_width=30),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        console=console,
+        auto_refresh=console.is_terminal,  # a pipe gets the final frame once, not a frame per tick
+    )
+
+
+class StageBars:
+    """One bar per stage of a task, moved by each `progress` event."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.bars: dict[str, TaskID] = {}
+
+    def update(self, task: dict[str, Any]) -> None:
+        total = task["total_items"]
+        for stage in task["stages"]:
+            if stage not in self.bars:
+                self.bars[stage] = self.progress.add_task(stage, total=total, detail="")
+            counts = task["stage_progress"][stage]
+            self.progress.update(self.bars[stage], total=total, completed=finished_at(counts), detail=stage_detail(task, stage))
+
+
+def _events(client: ApiClient, task_id: int) -> Any:
+    """The stream's events, opened again when it breaks; ends after the `end` event."""
+    failures = 0
+    while True:
+        try:
+            for name, data in client.task_events(task_id):
+                failures = 0
+                yield name, data
+                if name == "end":
+                    return
+        except ApiError as exc:
+            if exc.code != "api_unreachable" or failures >= RECONNECT_ATTEMPTS:
+                raise
+            failures += 1
+        time.sleep(RECONNECT_DELAY_SECONDS)  # the stream closed before `end`: open it again
+
+
+def watch_task(client: ApiClient, console: Console, task_id: int) -> dict[str, Any]:
+    """Show the task's stages moving until it finishes; returns its last state (with items)."""
+    last: dict[str, Any] | None = None
+    with _progress(console) as progress:
+        bars = StageBars(progress)
+        for name, data in _events(client, task_id):
+            if name == "progress":
+                last = data
+                bars.update(data)
+            elif name == "end":
+                break
+    if last is None or last["status"] not in FINISHED:
+        last = client.get(f"/api/tasks/{task_id}", include_items="true")["task"]
+    assert last is not None
+    return last
