@@ -1,0 +1,272 @@
+{{/* Names ------------------------------------------------------------------------------------------ */}}
+
+{{- define "gleaner.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "gleaner.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A component's resource name: dict "root" $ "component" "api" */}}
+{{- define "gleaner.componentName" -}}
+{{- printf "%s-%s" (include "gleaner.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels: the recommended set; selectors use name, instance and component only ------------------------ */}}
+
+{{- define "gleaner.labels" -}}
+{{ include "gleaner.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: gleaner
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "gleaner.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "gleaner.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Every pod of the release that talks to Redis and PostgreSQL (the data stores' NetworkPolicies) */}}
+{{- define "gleaner.clientSelector" -}}
+app.kubernetes.io/name: {{ include "gleaner.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+gleaner.io/data-client: "true"
+{{- end -}}
+
+{{/* Images: dict "root" $ "image" <component image values> --------------------------------------------- */}}
+{{- define "gleaner.image" -}}
+{{- $tag := .image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion -}}
+{{- $repo := .image.repository -}}
+{{- with .root.Values.image.registry }}{{ $repo = printf "%s/%s" . $repo }}{{ end -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- end -}}
+
+{{- define "gleaner.imagePullSecrets" -}}
+{{- with .Values.image.pullSecrets }}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ . }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Workers: an entry of `workers` merged over `workerDefaults` ---------------------------------------- */}}
+
+{{/* Deep merge where the override always wins when it has the key, even with 0, false or "" (sprig's
+     mergeOverwrite skips those, so `minReplicas: 0` would silently keep the default). Mutates .dst. */}}
+{{- define "gleaner.merge" -}}
+{{- $dst := .dst -}}
+{{- range $key, $value := .src -}}
+{{- if and (kindIs "map" $value) (kindIs "map" (get $dst $key)) -}}
+{{- include "gleaner.merge" (dict "dst" (get $dst $key) "src" $value) -}}
+{{- else -}}
+{{- $_ := set $dst $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The effective values of one worker, as YAML: dict "root" $ "name" "parsing" */}}
+{{- define "gleaner.worker" -}}
+{{- $merged := deepCopy .root.Values.workerDefaults -}}
+{{- include "gleaner.merge" (dict "dst" $merged "src" (deepCopy (get .root.Values.workers .name))) -}}
+{{- toYaml $merged -}}
+{{- end -}}
+
+{{/* Grace period that covers the job timeout: dict "worker" $w */}}
+{{- define "gleaner.worker.grace" -}}
+{{- $w := .worker -}}
+{{- if gt (int $w.terminationGracePeriodSeconds) 0 -}}
+{{- int $w.terminationGracePeriodSeconds -}}
+{{- else -}}
+{{- add (int $w.jobTimeoutSeconds) (int $w.shutdownMarginSeconds) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Secrets and URLs -------------------------------------------------------------------------------- */}}
+
+{{- define "gleaner.apiKeySecretName" -}}
+{{- .Values.api.auth.existingSecret | default (include "gleaner.componentName" (dict "root" . "component" "api-key")) -}}
+{{- end -}}
+
+{{- define "gleaner.postgresqlSecretName" -}}
+{{- .Values.postgresql.existingSecret | default (include "gleaner.componentName" (dict "root" . "component" "postgresql")) -}}
+{{- end -}}
+
+{{/* A random secret value, kept across upgrades: the live Secret's value when there is one */}}
+{{- define "gleaner.secretValue" -}}
+{{- $live := lookup "v1" "Secret" .root.Release.Namespace .name -}}
+{{- if and $live $live.data (hasKey $live.data .key) -}}
+{{- index $live.data .key | b64dec -}}
+{{- else -}}
+{{- randAlphaNum 40 -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Environment every Gleaner container gets: the shared ConfigMap, the store URLs, the pod's identity */}}
+{{- define "gleaner.env" -}}
+- name: GLEANER_POD_NAME
+  valueFrom:
+    fieldRef: {fieldPath: metadata.name}
+- name: GLEANER_POD_NAMESPACE
+  valueFrom:
+    fieldRef: {fieldPath: metadata.namespace}
+{{- if .Values.postgresql.enabled }}
+- name: GLEANER_DATABASE_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ include "gleaner.postgresqlSecretName" . }}, key: password}
+# $(VAR) is expanded by the kubelet from the entry above: the password never sits in a ConfigMap.
+- name: GLEANER_DATABASE_URL
+  value: {{ printf "postgresql://%s:$(GLEANER_DATABASE_PASSWORD)@%s:5432/%s" .Values.postgresql.username (include "gleaner.componentName" (dict "root" . "component" "postgresql")) .Values.postgresql.database | quote }}
+{{- else }}
+- name: GLEANER_DATABASE_URL
+  valueFrom:
+    secretKeyRef: {name: {{ .Values.database.external.existingSecret }}, key: {{ .Values.database.external.urlKey }}}
+{{- end }}
+{{- if .Values.redis.enabled }}
+- name: GLEANER_REDIS_URL
+  value: {{ printf "redis://%s:6379/0" (include "gleaner.componentName" (dict "root" . "component" "redis")) | quote }}
+{{- else }}
+- name: GLEANER_REDIS_URL
+  valueFrom:
+    secretKeyRef: {name: {{ .Values.redisExternal.existingSecret }}, key: {{ .Values.redisExternal.urlKey }}}
+{{- end }}
+{{- end -}}
+
+{{- define "gleaner.envFrom" -}}
+- configMapRef:
+    name: {{ include "gleaner.fullname" . }}-config
+{{- end -}}
+
+{{/* Pod template annotations: roll pods when the shared settings change */}}
+{{- define "gleaner.checksums" -}}
+checksum/config: {{ include (print .Template.BasePath "/config.yaml") . | sha256sum }}
+{{- end -}}
+
+{{/* Writable scratch space under a read-only root filesystem (Python's tempfile, the SQLite fallback) */}}
+{{- define "gleaner.tmpVolumeMount" -}}
+- name: tmp
+  mountPath: /tmp
+{{- end -}}
+
+{{- define "gleaner.tmpVolume" -}}
+- name: tmp
+  emptyDir: {sizeLimit: 256Mi}
+{{- end -}}
+
+{{/* Values that cannot be expressed in the schema fail the render with how to fix them ------------------ */}}
+{{- define "gleaner.validateValues" -}}
+{{- if and (not .Values.postgresql.enabled) (not .Values.database.external.existingSecret) -}}
+{{- fail "postgresql.enabled is false: set database.external.existingSecret to a Secret holding the database URL" -}}
+{{- end -}}
+{{- if and .Values.postgresql.enabled .Values.database.external.existingSecret -}}
+{{- fail "database.external.existingSecret is set while postgresql.enabled is true: turn one of them off" -}}
+{{- end -}}
+{{- if and (not .Values.redis.enabled) (not .Values.redisExternal.existingSecret) -}}
+{{- fail "redis.enabled is false: set redisExternal.existingSecret to a Secret holding the Redis URL" -}}
+{{- end -}}
+{{- if and .Values.redis.enabled .Values.redisExternal.existingSecret -}}
+{{- fail "redisExternal.existingSecret is set while redis.enabled is true: turn one of them off" -}}
+{{- end -}}
+{{- range $name := keys .Values.workers | sortAlpha -}}
+{{- $w := include "gleaner.worker" (dict "root" $ "name" $name) | fromYaml -}}
+{{- $a := $w.autoscaling -}}
+{{- if and (eq $a.mode "hpa") (lt (int $a.minReplicas) 1) -}}
+{{- fail (printf "workers.%s.autoscaling.minReplicas is 0: an HPA needs 1 or more; use mode keda to scale to zero" $name) -}}
+{{- end -}}
+{{- if gt (int $a.minReplicas) (int $a.maxReplicas) -}}
+{{- fail (printf "workers.%s.autoscaling.minReplicas is above maxReplicas" $name) -}}
+{{- end -}}
+{{- if and (eq $a.mode "keda") (not ($.Capabilities.APIVersions.Has "keda.sh/v1alpha1")) -}}
+{{- fail (printf "workers.%s.autoscaling.mode is keda but the cluster has no keda.sh/v1alpha1 API: install KEDA (or pass --api-versions keda.sh/v1alpha1 to helm template), or use mode hpa or none" $name) -}}
+{{- end -}}
+{{- if lt (int (include "gleaner.worker.grace" (dict "worker" $w))) (int $w.jobTimeoutSeconds) -}}
+{{- fail (printf "workers.%s.terminationGracePeriodSeconds is below its jobTimeoutSeconds: a scale-down would kill running jobs" $name) -}}
+{{- end -}}
+{{- if not $w.image.repository -}}
+{{- fail (printf "workers.%s.image.repository is empty" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Autoscaler behavior, shared by the HPA and KEDA's generated HPA: the worker's autoscaling values */}}
+{{- define "gleaner.autoscaling.behavior" -}}
+scaleUp:
+  stabilizationWindowSeconds: {{ .scaleUpStabilizationSeconds }}
+  # Double, or add 4 pods, every 15 s, whichever is more: a burst of links is met within a minute.
+  policies:
+    - {type: Percent, value: 100, periodSeconds: 15}
+    - {type: Pods, value: 4, periodSeconds: 15}
+  selectPolicy: Max
+scaleDown:
+  stabilizationWindowSeconds: {{ .scaleDownStabilizationSeconds }}
+  # Halve at most once a minute: each removed pod first finishes its running job.
+  policies:
+    - {type: Percent, value: 50, periodSeconds: 60}
+  selectPolicy: Max
+{{- end -}}
+
+{{/* A pod spec for the one-shot commands of the API image (migrations, retention): dict "root" $ "args" list "resources" map */}}
+{{- define "gleaner.commandPod" -}}
+{{- $root := .root -}}
+serviceAccountName: {{ include "gleaner.componentName" (dict "root" $root "component" "api") }}
+automountServiceAccountToken: false
+restartPolicy: {{ .restartPolicy | default "OnFailure" }}
+{{- include "gleaner.imagePullSecrets" $root }}
+securityContext:
+  {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
+containers:
+  - name: {{ .name }}
+    image: {{ include "gleaner.image" (dict "root" $root "image" $root.Values.api.image) | quote }}
+    imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+    command: {{ concat (list "python3" "-m" "gleaner_api") .args | toJson }}
+    envFrom:
+      {{- include "gleaner.envFrom" $root | nindent 6 }}
+    env:
+      {{- include "gleaner.env" $root | nindent 6 }}
+    resources:
+      {{- toYaml .resources | nindent 6 }}
+    securityContext:
+      {{- toYaml $root.Values.containerSecurityContext | nindent 6 }}
+    volumeMounts:
+      {{- include "gleaner.tmpVolumeMount" $root | nindent 6 }}
+volumes:
+  {{- include "gleaner.tmpVolume" $root | nindent 2 }}
+{{- end -}}
+
+{{/* Egress every Gleaner pod needs: DNS, then Redis and PostgreSQL */}}
+{{- define "gleaner.networkPolicy.storeEgress" -}}
+- ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
+{{- if .Values.redis.enabled }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "gleaner.selectorLabels" (dict "root" . "component" "redis") | nindent 10 }}
+  ports: [{protocol: TCP, port: 6379}]
+{{- end -}}
+{{- if .Values.postgresql.enabled }}
+- to:
+    - podSelector:
+        matchLabels:
+          {{- include "gleaner.selectorLabels" (dict "root" . "component" "postgresql") | nindent 10 }}
+  ports: [{protocol: TCP, port: 5432}]
+{{- end -}}
+{{- if or (not .Values.redis.enabled) (not .Values.postgresql.enabled) }}
+# An external Redis or database: any address on their usual ports.
+- ports: [{protocol: TCP, port: 6379}, {protocol: TCP, port: 6380}, {protocol: TCP, port: 5432}]
+{{- end -}}
+{{- end -}}
