@@ -13,7 +13,7 @@ from gleaner.metrics import exposition, make_registry
 from gleaner.runtime import Runtime, set_current
 from gleaner.settings import Settings, load_settings
 from gleaner_api.handlers import install_handlers
-from gleaner_api.routers import ai_models, health, links, monitoring, pipelines, stages, tasks
+from gleaner_api.routers import ai_models, health, links, monitoring, pipelines, stages, tasks, web
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stages.notion)  # /api/notion/async
     app.include_router(ai_models.router)  # /api/ai/models
     app.include_router(monitoring.router)  # /api/monitoring
+    app.include_router(web.router)  # /, /web/{app.js,style.css}: the web page
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

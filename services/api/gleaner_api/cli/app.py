@@ -42,20 +42,28 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-keys_app = typer.Typer(help="API keys (written straight to the database: run where GLEANER_DATABASE_URL points).")
+keys_app = typer.Typer(
+    help="API keys (written straight to the database: run where GLEANER_DATABASE_URL points)."
+)
 app.add_typer(keys_app, name="keys")
 
 console = Console(highlight=False)
 
 TaskArg = Annotated[int, typer.Argument(help="the task id", min=1)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print the API's JSON instead of tables")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="print the API's JSON instead of tables")
+]
 
 
 @app.callback()
 def options(
     ctx: typer.Context,
-    api_url: Annotated[str | None, typer.Option(help="the API's base URL [env GLEANER_API_URL]")] = None,
-    api_key: Annotated[str | None, typer.Option(help="an API key [env GLEANER_API_KEY]")] = None,
+    api_url: Annotated[
+        str | None, typer.Option(help="the API's base URL (env GLEANER_API_URL)")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="an API key (env GLEANER_API_KEY)")
+    ] = None,
 ) -> None:
     ctx.obj = {"api_url": api_url, "api_key": api_key}
 
@@ -69,26 +77,42 @@ def _print_json(body: Any) -> None:
     sys.stdout.write(json.dumps(body, indent=2, sort_keys=True) + "\n")
 
 
-def _link_urls(client: ApiClient, items: list[dict[str, Any]], known: dict[int, str] | None = None) -> dict[int, str]:
+def _link_urls(
+    client: ApiClient, items: list[dict[str, Any]], known: dict[int, str] | None = None
+) -> dict[int, str]:
     """URLs of the items' links, failed ones first: the task view has only link ids."""
     urls = dict(known or {})
-    wanted = sorted({i["link_id"] for i in items if i.get("link_id")}, key=lambda lid: lid not in {i["link_id"] for i in items if i["status"] == "failed"})
+    wanted = sorted(
+        {i["link_id"] for i in items if i.get("link_id")},
+        key=lambda lid: (
+            lid not in {i["link_id"] for i in items if i["status"] == "failed"}
+        ),
+    )
     for link_id in [lid for lid in wanted if lid not in urls][:LINKS_LOOKED_UP]:
         urls[link_id] = client.get(f"/api/links/{link_id}")["url"]
     return urls
 
 
-def _report(client: ApiClient, task: dict[str, Any], urls: dict[int, str] | None = None) -> int:
+def _report(
+    client: ApiClient, task: dict[str, Any], urls: dict[int, str] | None = None
+) -> int:
     """Print how a finished task ended; the exit code says whether everything got through."""
     items = task.get("items") or []
     console.print(task_line(task))
-    shown = items if len(items) <= ITEMS_SHOWN else [i for i in items if i["status"] == "failed"]
+    shown = (
+        items
+        if len(items) <= ITEMS_SHOWN
+        else [i for i in items if i["status"] == "failed"]
+    )
     if shown:
         title = "items" if shown is items else "failed items"
         console.print(items_table(shown, _link_urls(client, shown, urls), title))
     failed = [i for i in items if i["status"] == "failed"]
     if failed:
-        console.print(f"{len(failed)} failed; to try them again: gleaner retry {task['id']} --wait", style="red")
+        console.print(
+            f"{len(failed)} failed; to try them again: gleaner retry {task['id']} --wait",
+            style="red",
+        )
     ok = task["status"] == "completed"
     return 0 if ok else EXIT_TASK_FAILED
 
@@ -97,27 +121,53 @@ def _stages(value: str) -> list[str]:
     stages = [s.strip() for s in value.split(",") if s.strip()]
     unknown = [s for s in stages if s not in ("parsing", "ai", "notion")]
     if unknown or not stages:
-        raise typer.BadParameter(f"stages are parsing, ai, notion (comma-separated); got {value!r}")
+        raise typer.BadParameter(
+            f"stages are parsing, ai, notion (comma-separated); got {value!r}"
+        )
     return stages
 
 
 @app.command()
 def submit(
     ctx: typer.Context,
-    urls: Annotated[list[str], typer.Argument(help="links to process; `-` reads them from standard input, one a line")],
-    stages: Annotated[str, typer.Option(help="comma-separated prefix of parsing,ai,notion")] = "parsing,ai,notion",
-    database_id: Annotated[str | None, typer.Option(help="the Notion database (default: the server's)")] = None,
+    urls: Annotated[
+        list[str],
+        typer.Argument(
+            help="links to process; `-` reads them from standard input, one a line"
+        ),
+    ],
+    stages: Annotated[
+        str, typer.Option(help="comma-separated prefix of parsing,ai,notion")
+    ] = "parsing,ai,notion",
+    database_id: Annotated[
+        str | None, typer.Option(help="the Notion database (default: the server's)")
+    ] = None,
     priority: Annotated[str, typer.Option(help="normal or high")] = "normal",
-    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="watch the stages live until the task ends")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait", help="watch the stages live until the task ends"
+        ),
+    ] = False,
 ) -> None:
     """Start a pipeline over the links."""
-    given = [line.strip() for url in urls for line in (sys.stdin.read().splitlines() if url == "-" else [url])]
-    body: dict[str, Any] = {"urls": [u for u in given if u], "stages": _stages(stages), "priority": priority}
+    given = [
+        line.strip()
+        for url in urls
+        for line in (sys.stdin.read().splitlines() if url == "-" else [url])
+    ]
+    body: dict[str, Any] = {
+        "urls": [u for u in given if u],
+        "stages": _stages(stages),
+        "priority": priority,
+    }
     if database_id:
         body["notion"] = {"database_id": database_id}
     with _client(ctx) as client:
         queued = client.post("/api/pipelines", body)
-        console.print(f"task {queued['task_id']}: {queued['message']} ({' → '.join(queued['stages'])})")
+        console.print(
+            f"task {queued['task_id']}: {queued['message']} ({' → '.join(queued['stages'])})"
+        )
         if not wait:
             console.print(f"watch it with: gleaner status {queued['task_id']} --watch")
             return
@@ -130,7 +180,9 @@ def submit(
 def status(
     ctx: typer.Context,
     task_id: TaskArg,
-    watch: Annotated[bool, typer.Option("--watch", help="follow it live until it ends")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="follow it live until it ends")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a task: its stages and items, where each one is, and why any failed."""
@@ -152,7 +204,12 @@ def status(
 def retry(
     ctx: typer.Context,
     task_id: TaskArg,
-    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="watch the retried items until the task ends")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait", help="watch the retried items until the task ends"
+        ),
+    ] = False,
 ) -> None:
     """Queue a task's failed items again, at the stage they failed in."""
     with _client(ctx) as client:
@@ -173,15 +230,24 @@ def cancel(ctx: typer.Context, task_id: TaskArg) -> None:
 @app.command()
 def tasks(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help="queued, running, completed, failed, partially_failed, cancelled")] = None,
-    type: Annotated[str | None, typer.Option("--type", help="pipeline, parsing, ai, notion")] = None,  # noqa: A002 - the API's name
+    status: Annotated[
+        str | None,
+        typer.Option(
+            help="queued, running, completed, failed, partially_failed, cancelled"
+        ),
+    ] = None,
+    type: Annotated[
+        str | None, typer.Option("--type", help="pipeline, parsing, ai, notion")
+    ] = None,
     page: Annotated[int, typer.Option(min=1)] = 1,
     page_size: Annotated[int, typer.Option(min=1, max=200)] = 20,
     as_json: JsonOpt = False,
 ) -> None:
     """List your tasks, newest first."""
     with _client(ctx) as client:
-        body = client.get("/api/tasks", status=status, type=type, page=page, page_size=page_size)
+        body = client.get(
+            "/api/tasks", status=status, type=type, page=page, page_size=page_size
+        )
     if as_json:
         _print_json(body)
     else:
@@ -206,7 +272,9 @@ def queues(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 @keys_app.command("create")
 def create_key(
-    owner: Annotated[str | None, typer.Option(help="whose key (default: GLEANER_BOOTSTRAP_OWNER)")] = None,
+    owner: Annotated[
+        str | None, typer.Option(help="whose key (default: GLEANER_BOOTSTRAP_OWNER)")
+    ] = None,
     name: Annotated[str, typer.Option(help="a label for the key")] = "cli",
 ) -> None:
     """Create an API key and print it once (it is stored only as a hash)."""
@@ -224,5 +292,8 @@ def main() -> None:
         errors.print(f"error: {exc}", markup=False)
         raise SystemExit(EXIT_API_ERROR) from None
     except KeyboardInterrupt:
-        errors.print("stopped watching; the task goes on (gleaner status TASK --watch)", markup=False)
+        errors.print(
+            "stopped watching; the task goes on (gleaner status TASK --watch)",
+            markup=False,
+        )
         raise SystemExit(130) from None

@@ -20,7 +20,9 @@ STREAM_TIMEOUT = httpx.Timeout(None, connect=5.0)
 class ApiError(Exception):
     """A failed call, said in one line: the API's `{"error": {"code", "message"}}` or why it was unreachable."""
 
-    def __init__(self, message: str, code: str = "error", status: int | None = None) -> None:
+    def __init__(
+        self, message: str, code: str = "error", status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -37,7 +39,11 @@ def _error_of(response: httpx.Response) -> ApiError:
         error = body["error"]
         return ApiError(str(error["message"]), str(error["code"]), response.status_code)
     except (ValueError, KeyError, TypeError):
-        text = response.text.strip().splitlines()[0][:200] if response.text.strip() else response.reason_phrase
+        text = (
+            response.text.strip().splitlines()[0][:200]
+            if response.text.strip()
+            else response.reason_phrase
+        )
         return ApiError(text, f"http_{response.status_code}", response.status_code)
 
 
@@ -47,7 +53,9 @@ class ApiClient:
         headers = {"Accept": "application/json", "User-Agent": "gleaner-cli"}
         if config.api_key:
             headers["Authorization"] = f"Bearer {config.api_key}"
-        self._http = httpx.Client(base_url=config.api_url, headers=headers, timeout=DEFAULT_TIMEOUT)
+        self._http = httpx.Client(
+            base_url=config.api_url, headers=headers, timeout=DEFAULT_TIMEOUT
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -77,10 +85,15 @@ class ApiClient:
         try:
             return response.json()
         except ValueError as exc:
-            raise ApiError(f"{self.base_url}{path} did not answer JSON; is GLEANER_API_URL right?", "not_json") from exc
+            raise ApiError(
+                f"{self.base_url}{path} did not answer JSON; is GLEANER_API_URL right?",
+                "not_json",
+            ) from exc
 
     def get(self, path: str, **params: Any) -> Any:
-        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+        return self.request(
+            "GET", path, params={k: v for k, v in params.items() if v is not None}
+        )
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         return self.request("POST", path, json=body)
@@ -91,7 +104,12 @@ class ApiClient:
     def task_events(self, task_id: int) -> Iterator[tuple[str, dict[str, Any]]]:
         """(event, data) pairs from /api/tasks/{id}/events: `progress` with the task, then `end`."""
         try:
-            with connect_sse(self._http, "GET", f"/api/tasks/{task_id}/events", timeout=STREAM_TIMEOUT) as source:
+            with connect_sse(
+                self._http,
+                "GET",
+                f"/api/tasks/{task_id}/events",
+                timeout=STREAM_TIMEOUT,
+            ) as source:
                 if source.response.is_error:
                     source.response.read()
                     raise _error_of(source.response)
@@ -101,4 +119,7 @@ class ApiClient:
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
         except SSEError as exc:
-            raise ApiError(f"the event stream of task {task_id} is not an event stream: {exc}", "not_sse") from exc
+            raise ApiError(
+                f"the event stream of task {task_id} is not an event stream: {exc}",
+                "not_sse",
+            ) from exc

@@ -44,6 +44,11 @@ def _read_file(path: Path) -> dict[str, object]:
 def load_config(api_url: str | None = None, api_key: str | None = None) -> ClientConfig:
     """The first value given of: the flag, the environment, the config file (then the default URL)."""
     found = _read_file(config_path())
-    url = api_url or os.environ.get("GLEANER_API_URL") or found.get("api_url") or DEFAULT_API_URL
+    url = (
+        api_url
+        or os.environ.get("GLEANER_API_URL")
+        or found.get("api_url")
+        or DEFAULT_API_URL
+    )
     key = api_key or os.environ.get("GLEANER_API_KEY") or found.get("api_key") or None
     return ClientConfig(api_url=str(url).rstrip("/"), api_key=str(key) if key else None)

@@ -19,6 +19,9 @@ STATUS_STYLES = {
 
 FINISHED = {"completed", "failed", "partially_failed", "cancelled"}
 
+COUNTS = ("done", "queued", "running", "waiting", "failed", "cancelled", "skipped")
+"""The per-stage counts of `stage_progress`, in the order the stages table shows them."""
+
 
 def styled(status: str) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""))
@@ -34,7 +37,9 @@ def first_position(task: dict[str, Any], stage: str) -> int | None:
     places = [
         item["position"]
         for item in task.get("items") or []
-        if item["stage"] == stage and item["status"] == "queued" and item["position"] is not None
+        if item["stage"] == stage
+        and item["status"] == "queued"
+        and item["position"] is not None
     ]
     return min(places) if places else None
 
@@ -70,11 +75,12 @@ def task_line(task: dict[str, Any]) -> Text:
 
 def stages_table(task: dict[str, Any]) -> Table:
     table = Table(title="stages", title_justify="left")
-    for column in ("stage", "done", "queued", "running", "waiting", "failed", "cancelled", "skipped"):
-        table.add_column(column, justify="left" if column == "stage" else "right")
+    table.add_column("stage")
+    for column in COUNTS:
+        table.add_column(column, justify="right")
     for stage in task["stages"]:
         counts = task["stage_progress"][stage]
-        table.add_row(stage, *(str(counts[k]) for k in ("done", "queued", "running", "waiting", "failed", "cancelled", "skipped")))
+        table.add_row(stage, *(str(counts[k]) for k in COUNTS))
     return table
 
 
@@ -86,30 +92,64 @@ def outcome(item: dict[str, Any]) -> str:
     if item["status"] == "completed" and notion:
         if notion.get("page_url"):
             return str(notion["page_url"])
-        return f"Notion: {notion.get('state', 'filed')} (no page)" if notion.get("state") == "dry_run" else "Notion: filed"
+        return (
+            "Notion: dry run (no token, no page made)"
+            if notion.get("state") == "dry_run"
+            else "Notion: filed"
+        )
     if item["status"] == "queued" and item.get("position") is not None:
         return f"#{item['position'] + 1} in the {item['stage']} queue"
     return ""
 
 
-def items_table(items: list[dict[str, Any]], urls: dict[int, str], title: str = "items") -> Table:
+def items_table(
+    items: list[dict[str, Any]], urls: dict[int, str], title: str = "items"
+) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("item", justify="right")
-    table.add_column("link")
+    table.add_column("link", overflow="fold")
     table.add_column("stage")
     table.add_column("status")
     table.add_column("tries", justify="right")
     table.add_column("result", overflow="fold")
     for item in items:
-        link = urls.get(item["link_id"], f"link {item['link_id']}") if item.get("link_id") else item["item_type"]
-        table.add_row(str(item["id"]), link, item["stage"], styled(item["status"]), str(item["attempts"]), outcome(item))
+        link = (
+            urls.get(item["link_id"], f"link {item['link_id']}")
+            if item.get("link_id")
+            else item["item_type"]
+        )
+        table.add_row(
+            str(item["id"]),
+            link,
+            item["stage"],
+            styled(item["status"]),
+            str(item["attempts"]),
+            outcome(item),
+        )
     return table
 
 
 def tasks_table(page: dict[str, Any]) -> Table:
-    table = Table(title=f"tasks (page {page['page']}, {page['total']} in all)", title_justify="left")
-    for column in ("id", "type", "status", "progress", "items", "failed", "stages", "created"):
-        table.add_column(column, justify="right" if column in ("id", "progress", "items", "failed") else "left")
+    table = Table(
+        title=f"tasks (page {page['page']}, {page['total']} in all)",
+        title_justify="left",
+    )
+    for column in (
+        "id",
+        "type",
+        "status",
+        "progress",
+        "items",
+        "failed",
+        "stages",
+        "created",
+    ):
+        table.add_column(
+            column,
+            justify="right"
+            if column in ("id", "progress", "items", "failed")
+            else "left",
+        )
     for task in page["items"]:
         table.add_row(
             str(task["id"]),
@@ -126,8 +166,18 @@ def tasks_table(page: dict[str, Any]) -> Table:
 
 def workers_table(body: dict[str, Any]) -> Table:
     table = Table(title=f"workers ({body['total_workers']})", title_justify="left")
-    for column in ("name", "queues", "state", "current job", "done", "failed", "last heartbeat"):
-        table.add_column(column, justify="right" if column in ("done", "failed") else "left")
+    for column in (
+        "name",
+        "queues",
+        "state",
+        "current job",
+        "done",
+        "failed",
+        "last heartbeat",
+    ):
+        table.add_column(
+            column, justify="right" if column in ("done", "failed") else "left"
+        )
     for worker in body["workers"]:
         table.add_row(
             worker["name"],
@@ -143,8 +193,18 @@ def workers_table(body: dict[str, Any]) -> Table:
 
 def queues_table(body: dict[str, Any]) -> Table:
     table = Table(title="queues", title_justify="left")
-    for column in ("queue", "stage", "waiting", "running", "scheduled", "finished", "failed"):
-        table.add_column(column, justify="left" if column in ("queue", "stage") else "right")
+    for column in (
+        "queue",
+        "stage",
+        "waiting",
+        "running",
+        "scheduled",
+        "finished",
+        "failed",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("queue", "stage") else "right"
+        )
     for name, queue in body["queues"].items():
         table.add_row(
             name,

@@ -41,7 +41,12 @@ class StageBars:
             if stage not in self.bars:
                 self.bars[stage] = self.progress.add_task(stage, total=total, detail="")
             counts = task["stage_progress"][stage]
-            self.progress.update(self.bars[stage], total=total, completed=finished_at(counts), detail=stage_detail(task, stage))
+            self.progress.update(
+                self.bars[stage],
+                total=total,
+                completed=finished_at(counts),
+                detail=stage_detail(task, stage),
+            )
 
 
 def _events(client: ApiClient, task_id: int) -> Any:
@@ -58,7 +63,8 @@ def _events(client: ApiClient, task_id: int) -> Any:
             if exc.code != "api_unreachable" or failures >= RECONNECT_ATTEMPTS:
                 raise
             failures += 1
-        time.sleep(RECONNECT_DELAY_SECONDS)  # the stream closed before `end`: open it again
+        # The stream closed before `end` (or broke): open it again.
+        time.sleep(RECONNECT_DELAY_SECONDS)
 
 
 def watch_task(client: ApiClient, console: Console, task_id: int) -> dict[str, Any]:
