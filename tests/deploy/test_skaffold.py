@@ -1,0 +1,83 @@
+"""skaffold.yaml: valid against skaffold's v4beta13 schema, and bound to the chart's real values."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import yaml
+
+from tests.deploy.chart import CHART, ROOT, SHARED, SKAFFOLD_SCHEMA, by_name, render
+
+SERVICES = ("api", "worker-parsing", "worker-ai", "worker-notion")
+
+
+def load() -> Any:
+    config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
+    assert isinstance(config, dict)
+    return config
+
+
+def test_valid_against_the_schema() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(SHARED / "tools" / "validate_skaffold.py"),
+            str(SKAFFOLD_SCHEMA),
+            str(ROOT / "skaffold.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_four_artifacts_built_from_the_root_with_their_dockerfile() -> None:
+    artifacts = load()["build"]["artifacts"]
+    assert [a["image"] for a in artifacts] == [f"gleaner-{s}" for s in SERVICES]
+    for artifact, service in zip(artifacts, SERVICES, strict=True):
+        assert artifact["context"] == "."
+        assert artifact["docker"]["dockerfile"] == f"services/{service}/Dockerfile"
+        assert (ROOT / artifact["docker"]["dockerfile"]).exists()
+
+
+def test_every_image_value_is_bound_to_its_artifact() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    (release,) = load()["deploy"]["helm"]["releases"]
+    templates = release["setValueTemplates"]
+    for service in SERVICES:
+        key = (
+            "api" if service == "api" else "workers." + service.removeprefix("worker-")
+        )
+        node = values
+        for part in key.split("."):
+            node = node[part]
+        assert "repository" in node["image"]
+        variable = "gleaner_" + service.replace("-", "_")
+        assert templates[f"{key}.image.repository"] == f"{{{{.IMAGE_REPO_{variable}}}}}"
+        assert (
+            templates[f"{key}.image.tag"]
+            == f"{{{{.IMAGE_TAG_{variable}}}}}@{{{{.IMAGE_DIGEST_{variable}}}}}"
+        )
+    assert release["chartPath"] == "helm/gleaner"
+
+
+def test_port_forward_reaches_the_api_service() -> None:
+    (forward,) = load()["portForward"]
+    service = by_name(render(), "Service", forward["resourceName"])
+    assert forward["port"] in [p["port"] for p in service["spec"]["ports"]]
+
+
+def test_profiles_dev_hpa_keda() -> None:
+    profiles = {p["name"]: p for p in load()["profiles"]}
+    assert set(profiles) == {"dev", "hpa", "keda"}
+    assert profiles["dev"]["activation"] == [{"command": "dev"}]
+    syncs = [p for p in profiles["dev"]["patches"] if p["path"].endswith("/sync")]
+    assert len(syncs) == 4
+    for profile in ("hpa", "keda"):
+        assert (
+            profiles[profile]["patches"][0]["value"]["workerDefaults.autoscaling.mode"]
+            == profile
+        )
