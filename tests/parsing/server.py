@@ -89,6 +89,8 @@ class PageServer(ThreadingHTTPServer):
 class PageHandler(BaseHTTPRequestHandler):
     server: PageServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without this, Nagle + delayed ACK stall every response.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:
         pass

@@ -1,0 +1,202 @@
+"""Parsing-stage benchmark on the 181 real pages of the article-extraction benchmark.
+
+  uv run python bench/parsing/run.py [--repeats 3] [--workers 1 2]
+
+1. Baseline, in this process: bare `trafilatura.extract(html, include_comments=False)` over the pages,
+   timed exactly as ../shared/tools/score_extraction.py --extract trafilatura does, and scored.
+2. Extractor variants (gleaner_parsing.extractor.ExtractOptions), in process: F1 and pages/s.
+3. The whole stage: the pages served gzip-compressed by a local HTTP server, a task of 181 links with
+   stages (parsing, ai) submitted like the API does, N real `python -m gleaner_parsing --burst` workers
+   (fetch, decode, extract, write SQL, enqueue the AI job). Pages/s is the span from the first attempt's
+   start to the last attempt's end (from SQL, so process start-up is not counted). What landed in
+   ParsedContent is scored with score_extraction.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT.parent / "shared" / "tools")]
+
+import score_extraction  # type: ignore[import-not-found]  # noqa: E402
+import trafilatura  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from gleaner.db import migrate, session_scope  # noqa: E402
+from gleaner.models import ItemAttempt, Link, ParsedContent  # noqa: E402
+from gleaner.runtime import Runtime  # noqa: E402
+from gleaner.settings import Settings  # noqa: E402
+from gleaner_parsing.extractor import DEFAULT_OPTIONS, ExtractOptions, extract_article  # noqa: E402
+from tests.factories import get_task, submit_task  # noqa: E402
+from tests.parsing.server import PageServer  # noqa: E402
+from tests.servers import start_redis_server, stop_process  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpora" / "article-extraction-benchmark"
+VARIANTS = {
+    "trafilatura defaults + metadata": ExtractOptions(
+        favor_precision=False, readability_fallback=False
+    ),
+    "favor_recall": ExtractOptions(favor_precision=False, favor_recall=True),
+    "fast (no internal fallbacks)": ExtractOptions(favor_precision=False, fast=True),
+    "favor_precision, no readability fallback": ExtractOptions(
+        readability_fallback=False
+    ),
+    "favor_precision + readability fallback (chosen)": DEFAULT_OPTIONS,
+}
+
+
+def load_pages() -> dict[str, str]:
+    return {
+        path.name.split(".")[0]: gzip.decompress(path.read_bytes()).decode("utf-8")
+        for path in sorted((CORPUS / "html").glob("*.html.gz"))
+    }
+
+
+def baseline(
+    pages: dict[str, str], truth: dict[str, dict[str, str]]
+) -> tuple[float, float]:
+    """(F1, pages/s) of bare trafilatura, as the scorer's --extract mode runs it."""
+    start = time.perf_counter()
+    out = {
+        pid: trafilatura.extract(html, include_comments=False) or ""
+        for pid, html in pages.items()
+    }
+    seconds = time.perf_counter() - start
+    return score_extraction.score(truth, out)[3], len(pages) / seconds
+
+
+def variant(
+    pages: dict[str, str], truth: dict[str, dict[str, str]], options: ExtractOptions
+) -> tuple[float, float]:
+    start = time.perf_counter()
+    out = {}
+    for pid, html in pages.items():
+        article = extract_article(html, truth[pid]["url"], options=options)
+        out[pid] = article.text if article else ""
+    seconds = time.perf_counter() - start
+    return score_extraction.score(truth, out)[3], len(pages) / seconds
+
+
+def run_stage(
+    workdir: Path, server: PageServer, redis_url: str, ids: list[str], workers: int
+) -> tuple[float, dict[str, str]]:
+    """(pages/s, id -> stored text) for one run of the whole stage with `workers` processes."""
+    db = workdir / f"stage-{workers}-{time.monotonic_ns()}.db"
+    env = {
+        "GLEANER_ENV": "test",
+        "GLEANER_DATABASE_URL": f"sqlite:///{db}",
+        "GLEANER_REDIS_URL": redis_url,
+        "GLEANER_DATA_DIR": str(workdir),
+        "GLEANER_LOG_LEVEL": "WARNING",
+        "GLEANER_WORKER_METRICS_PORT": "0",
+        "GLEANER_PARSING_RETRY_DELAYS": "0",
+        "GLEANER_FETCH_ALLOW_NETWORKS": f"127.0.0.1:{server.port}",
+    }
+    migrate(env["GLEANER_DATABASE_URL"])
+    settings = Settings.model_validate(
+        {key.removeprefix("GLEANER_"): value for key, value in env.items()}
+    )
+    runtime = Runtime.start(settings)
+    runtime.redis.flushdb()
+    urls = {server.url(f"/bench/{pid}"): pid for pid in ids}
+    task_id = submit_task(runtime, urls=list(urls), stages=("parsing", "ai"))
+    process_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gleaner_parsing", "--burst"],
+            env=process_env,
+            cwd=ROOT,
+        )
+        for _ in range(workers)
+    ]
+    for proc in procs:
+        if proc.wait(timeout=600) != 0:
+            print(
+                f"  WORKER EXITED {proc.returncode}: the items it held are counted below as not done"
+            )
+    task = get_task(runtime, task_id)
+    not_done = [
+        (i.stage, i.status, i.error_code) for i in task.items if i.stage != "ai"
+    ]
+    if not_done:
+        print(f"  {len(not_done)} items did not reach the AI stage: {not_done[:5]}")
+    with session_scope(runtime.sessions) as session:
+        first, last = session.execute(
+            select(
+                func.min(ItemAttempt.started_at), func.max(ItemAttempt.finished_at)
+            ).where(ItemAttempt.stage == "parsing")
+        ).one()
+        rows = session.execute(
+            select(Link.url, ParsedContent.text).join(
+                ParsedContent, ParsedContent.link_id == Link.id
+            )
+        ).all()
+        queued_ai = runtime.redis.llen("rq:queue:ai")
+    if first is None or last is None:
+        raise SystemExit("no parsing attempts were recorded")
+    span = (last - first).total_seconds()
+    runtime.close()
+    print(
+        f"  {workers} worker(s): {len(rows)} ParsedContent rows, {queued_ai} AI jobs queued, span {span:.2f}s"
+    )
+    return len(ids) / span, {urls[url]: text for url, text in rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    truth = json.loads((CORPUS / "ground-truth.json").read_text("utf-8"))
+    pages = load_pages()
+
+    print("baseline: bare trafilatura.extract, in process")
+    base = [baseline(pages, truth) for _ in range(args.repeats)]
+    base_f1, base_pps = base[0][0], statistics.median(pps for _, pps in base)
+    print(f"  F1 {base_f1:.4f}, median {base_pps:.1f} pages/s over {args.repeats} runs")
+
+    print("extractor variants, in process (one run each)")
+    for name, options in VARIANTS.items():
+        f1, pps = variant(pages, truth, options)
+        print(
+            f"  {name:50s} F1 {f1:.4f}  {pps:6.1f} pages/s  ({pps / base_pps:.0%} of baseline)"
+        )
+
+    with tempfile.TemporaryDirectory(prefix="gleaner-bench-") as tmp:
+        workdir = Path(tmp)
+        redis_proc, redis_url = start_redis_server(workdir)
+        server = PageServer(bench_dir=CORPUS / "html").start()
+        try:
+            for workers in args.workers:
+                print(f"whole stage, {workers} worker process(es), {args.repeats} runs")
+                runs = [
+                    run_stage(workdir, server, redis_url, sorted(pages), workers)
+                    for _ in range(args.repeats)
+                ]
+                pps = statistics.median(r[0] for r in runs)
+                pred = workdir / f"pred-{workers}.json"
+                pred.write_text(json.dumps(runs[-1][1], ensure_ascii=False), "utf-8")
+                scored = subprocess.run(
+                    [sys.executable, str(ROOT.parent / "shared" / "tools" / "score_extraction.py"), str(pred)],
+                    capture_output=True, text=True, check=True,
+                ).stdout.strip()  # fmt: skip
+                print(
+                    f"  median {pps:.1f} pages/s = {pps / base_pps:.0%} of baseline; ParsedContent scored: {scored}"
+                )
+        finally:
+            server.stop()
+            stop_process(redis_proc)
+
+
+if __name__ == "__main__":
+    main()
