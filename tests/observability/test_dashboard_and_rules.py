@@ -1,5 +1,5 @@
 """The dashboard and alert rules pass their checkers, and every gleaner_ metric they name exists on the
-real /metrics of a worker process and of the API's registry (served by a real process)."""
+real /metrics of a worker process and of the API's registry (a real API process)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gleaner.runtime import Runtime
 from tests.factories import submit_task
-from tests.observability.exporter import scrape
 from tests.observability.prometheus import binary
+from tests.observability.scrape import scrape
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,7 +146,7 @@ class TestDashboard:
 def test_every_metric_named_exists_on_real_metrics_endpoints(
     runtime: Runtime,
     start_worker: Callable[..., Popen[bytes]],
-    start_exporter: Callable[[], int],
+    start_api: Callable[[], int],
 ) -> None:
     port = free_port()
     start_worker("parsing", env={"GLEANER_WORKER_METRICS_PORT": str(port)})
@@ -160,7 +160,7 @@ def test_every_metric_named_exists_on_real_metrics_endpoints(
         assert time.monotonic() < deadline, "the worker did not run the items"
         time.sleep(0.1)
     worker = families(scrape(port))
-    api = families(scrape(start_exporter()))
+    api = families(scrape(start_api()))
     exposed = {**worker, **api}
 
     named = named_metrics(dashboard_exprs() + rule_exprs())

@@ -1,4 +1,4 @@
-"""A real Prometheus scrapes real worker processes and two queue-metrics exporters (two API replicas)
+"""A real Prometheus scrapes real worker processes and two real API processes (two replicas)
 while the workers drain a queue, and evaluates the exact PromQL the chart's autoscalers use."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from gleaner.queues import PIPELINE_STAGES, rq_queue
 from gleaner.runtime import Runtime
 from gleaner.settings import Stage
 from tests.factories import get_task, submit_task
-from tests.observability.exporter import scrape
 from tests.observability.prometheus import Prometheus, start_prometheus, stop_prometheus
+from tests.observability.scrape import scrape
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ QUERIES_FILE = ROOT / "helm/gleaner/files/autoscaling-queries.yaml"
 AGREED_QUERY = 'max by (queue) (gleaner_queue_backlog_jobs{{queue="{stage}"}})'
 
 ITEMS = 6
-WORKERS = 2
+WORKERS = 2  # pods of one job slot each
 JOB_SECONDS = 3.0  # several scrape intervals: every phase of the drain is seen
 
 
@@ -66,7 +66,7 @@ def prometheus_server(
 def test_prometheus_computes_the_chart_signal_from_real_processes(
     runtime: Runtime,
     start_worker: Callable[..., Popen[bytes]],
-    start_exporter: Callable[[], int],
+    start_api: Callable[[], int],
     prometheus_server: Callable[[dict[str, list[str]]], Prometheus],
 ) -> None:
     queries = autoscaling_queries()
@@ -75,15 +75,21 @@ def test_prometheus_computes_the_chart_signal_from_real_processes(
     rq_queue(runtime.redis, "ai").enqueue("tests.jobs.succeed", 1002)
     rq_queue(runtime.redis, "ai-high").enqueue("tests.jobs.succeed", 1003)
 
-    exporters = [f"127.0.0.1:{start_exporter()}" for _ in range(2)]
+    apis = [f"127.0.0.1:{start_api()}" for _ in range(2)]
     worker_ports = [free_port() for _ in range(WORKERS)]
     for port in worker_ports:
-        start_worker("parsing", env={"GLEANER_WORKER_METRICS_PORT": str(port)})
+        start_worker(
+            "parsing",
+            env={
+                "GLEANER_WORKER_METRICS_PORT": str(port),
+                "GLEANER_WORKER_CONCURRENCY": "1",
+            },
+        )
     for port in worker_ports:
         scrape(port)
     prometheus = prometheus_server(
         {
-            "gleaner-api": exporters,
+            "gleaner-api": apis,
             "gleaner-worker-parsing": [f"127.0.0.1:{port}" for port in worker_ports],
         }
     )

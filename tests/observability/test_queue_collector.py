@@ -105,7 +105,7 @@ class TestReadQueueDepths:
             config={"sleep_seconds": 5},
             job_path="tests.jobs.sleep_configured",
         )
-        start_worker("parsing")
+        start_worker("parsing", env={"GLEANER_WORKER_CONCURRENCY": "1"})  # one job slot
         depth = wait_until(
             lambda: read_queue_depths(runtime.redis)["parsing"],
             lambda d: d.running == 1,

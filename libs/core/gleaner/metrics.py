@@ -274,7 +274,7 @@ class QueueCollector(Collector):
             ),
             GaugeMetricFamily(
                 "gleaner_queue_workers",
-                "Live RQ workers listening on a stage's queue.",
+                "Live RQ workers (job slots: each pod runs WORKER_CONCURRENCY) listening on a stage's queue.",
                 labels=["queue"],
             ),
         ]
