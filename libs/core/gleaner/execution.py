@@ -12,7 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import structlog
 from rq import get_current_job
@@ -64,6 +65,31 @@ class ItemContext:
 
 StageBody = Callable[[ItemContext], dict[str, Any] | None]
 
+T = TypeVar("T")
+
+DATABASE_RETRY_PAUSE_MAX = 5.0
+"""Seconds between tries, at most, while a job waits for the database to come back."""
+
+
+def with_database(runtime: Runtime, unit: Callable[[], T], bound: Any = log) -> T:
+    """Run one unit of SQL work, waiting for an unreachable database instead of failing the item.
+
+    A database restart or failover must not cost items their attempts: the job keeps its place, and
+    its worker keeps heartbeating, for up to WORKER_DATABASE_WAIT_SECONDS. Past that (or on shutdown)
+    the error goes up and the reconciler recovers the item once the database answers again.
+    """
+    deadline = time.monotonic() + runtime.settings.WORKER_DATABASE_WAIT_SECONDS
+    pause = 0.25
+    while True:
+        try:
+            return unit()
+        except OperationalError as exc:
+            if time.monotonic() + pause > deadline or shutdown_requested.is_set():
+                raise
+            bound.warning("database_unavailable_waiting", error=str(exc.orig), retry_in=pause)
+            time.sleep(pause)
+            pause = min(pause * 2, DATABASE_RETRY_PAUSE_MAX)
+
 
 def execute_item(stage: Stage, item_id: int, body: StageBody) -> dict[str, Any]:
     """Run one item through `stage` exactly once, however often its job is delivered."""
@@ -73,9 +99,12 @@ def execute_item(stage: Stage, item_id: int, body: StageBody) -> dict[str, Any]:
     worker_name = getattr(job, "worker_name", None) if job is not None else None
     bound = log.bind(stage=stage, item_id=item_id, job_id=job_id)
 
-    with session_scope(runtime.sessions) as session:
-        claimed = tasks.start_item(session, item_id, job_id, worker_name)
-        wait = tasks.seconds_since(claimed.queued_at) if claimed is not None else None
+    def claim() -> tuple[TaskItem | None, float | None]:
+        with session_scope(runtime.sessions) as session:
+            item = tasks.start_item(session, item_id, job_id, worker_name)
+            return item, tasks.seconds_since(item.queued_at) if item is not None else None
+
+    claimed, wait = with_database(runtime, claim, bound)
     if claimed is None:
         bound.info("item_skipped", reason="not waiting for this job (done, cancelled or re-queued)")
         return {"item_id": item_id, "stage": stage, "outcome": "skipped"}
@@ -112,19 +141,27 @@ def _run_body(
         return "completed", follow_up, None
     except Cancelled:
         session.rollback()
-        with session_scope(runtime.sessions) as s:
-            tasks.record_cancelled_attempt(s, s.get_one(TaskItem, item_id))
+
+        def record_cancelled() -> None:
+            with session_scope(runtime.sessions) as s:
+                tasks.record_cancelled_attempt(s, s.get_one(TaskItem, item_id))
+
+        with_database(runtime, record_cancelled, bound)
         bound.info("item_cancelled")
         return "cancelled", None, None
     except ShuttingDown:
         session.rollback()
-        with session_scope(runtime.sessions) as s:
-            again = tasks.requeue_item(s, s.get_one(TaskItem, item_id), job_id)
+
+        def requeue() -> ItemJob | None:
+            with session_scope(runtime.sessions) as s:
+                return tasks.requeue_item(s, s.get_one(TaskItem, item_id), job_id)
+
+        again = with_database(runtime, requeue, bound)
         bound.info("item_requeued_on_shutdown")
         return "requeued", again, None
     except Exception as exc:  # the stage's failure, classified below; the process keeps serving
         session.rollback()
-        return _handle_failure(runtime, stage, item_id, job_id, exc, bound)
+        return with_database(runtime, partial(_handle_failure, runtime, stage, item_id, job_id, exc, bound), bound)
     finally:
         session.close()
 

@@ -79,6 +79,15 @@ class Settings(BaseSettings):
     # Seconds between worker heartbeats; the reconciler calls a worker dead after 3 missed beats.
     WORKER_HEARTBEAT_SECONDS: int = Field(default=5, ge=1)
     RECONCILE_INTERVAL_SECONDS: float = Field(default=5.0, gt=0)
+    # Jobs one worker process runs at once, each in its own thread registered as an RQ worker
+    # (bench/worker/RESULTS.md: 4 threads ≈ 1.6× SimpleWorker on no-ops, ~4× on IO-bound jobs).
+    WORKER_CONCURRENCY: int = Field(default=4, ge=1, le=64)
+    # After SIGTERM the running jobs may finish for this long; then they stop at their next checkpoint
+    # and go back to the queue without spending an attempt. Keep it ~10 s under the pod's
+    # terminationGracePeriodSeconds so the requeue lands before the SIGKILL.
+    WORKER_SHUTDOWN_GRACE_SECONDS: float = Field(default=20.0, ge=0)
+    # How long a job waits for an unreachable database before giving up (the reconciler then recovers it).
+    WORKER_DATABASE_WAIT_SECONDS: float = Field(default=60.0, ge=0)
     # Pod deletion cost annotation (Kubernetes only): "auto" turns it on when running in a pod.
     POD_DELETION_COST: Literal["auto", "on", "off"] = "auto"
     POD_NAME: str = ""

@@ -186,10 +186,16 @@ def complete_stage(session: Session, item: TaskItem, job_id: str | None, result:
 
 
 def schedule_retry(
-    session: Session, item: TaskItem, job_id: str | None, code: str, message: str, delay: float
+    session: Session,
+    item: TaskItem,
+    job_id: str | None,
+    code: str,
+    message: str,
+    delay: float,
+    outcome: str = "retry",
 ) -> ItemJob | None:
-    """Back to the queue after a retryable failure; the attempt stays spent."""
-    _finish_attempt(session, item, "retry", code, message)
+    """Back to the queue after a retryable failure (or a lost worker); the attempt stays spent."""
+    _finish_attempt(session, item, outcome, code, message)
     retry_job = new_job_id(item.stage, item.id)
     if not _transition(
         session,
@@ -224,6 +230,31 @@ def requeue_item(session: Session, item: TaskItem, job_id: str | None, outcome: 
         return None
     task = session.get_one(ProcessingTask, item.task_id)
     return ItemJob(item.id, item.task_id, item.stage, again, bool(task.config.get("high_priority")))
+
+
+def reissue_item(session: Session, item_id: int, stage: Stage, job_id: str) -> ItemJob | None:
+    """A queued item whose job Redis no longer holds gets a new job; no attempt was spent.
+
+    Guarded on (queued, stage, job_id) like every move: a worker that claims the old job first wins and
+    this changes nothing; if this wins, the old job (should it still run) finds nothing to do.
+    """
+    again = new_job_id(stage, item_id)
+    now = utcnow()
+    task_id = session.execute(
+        update(TaskItem)
+        .where(
+            TaskItem.id == item_id,
+            TaskItem.status == ItemStatus.QUEUED,
+            TaskItem.stage == stage,
+            TaskItem.job_id == job_id,
+        )
+        .values(job_id=again, queued_at=now, updated_at=now)
+        .returning(TaskItem.task_id)
+    ).scalar_one_or_none()
+    if task_id is None:
+        return None
+    task = session.get_one(ProcessingTask, task_id)
+    return ItemJob(item_id, task_id, stage, again, bool(task.config.get("high_priority")))
 
 
 def fail_item(session: Session, item: TaskItem, job_id: str | None, code: str, message: str) -> bool:

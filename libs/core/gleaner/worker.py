@@ -1,71 +1,382 @@
 """The worker process every stage runs: `python -m gleaner_<stage> [--burst]`.
 
-An RQ worker on the stage's queues (high lane first) that runs jobs in its own process instead of
-forking one per job (RQ's SimpleWorker; the job timeout is still enforced by SIGALRM). It keeps RQ's
-data model — worker registration, heartbeats, started/finished/failed registries — so `rq info` and
-rq-dashboard show it. SIGTERM is a warm shutdown: the running job finishes, nothing new starts.
+One process runs WORKER_CONCURRENCY threads, each its own non-forking RQ worker on the stage's queues
+(high lane first). Forking a process per job, as RQ's default Worker does, costs more than a short job;
+threads share one interpreter, one SQL pool and one Redis pool, and IO-bound stages overlap their waits
+(bench/worker/RESULTS.md has the figures). Each thread is a registered RQ worker with its own name,
+heartbeat and current job, so `rq info`, rq-dashboard and the reconciler see exactly what runs where.
+
+- Job timeouts are enforced per thread with RQ's TimerDeathPenalty (SIGALRM reaches only the main thread).
+- Heartbeats come from one thread for all workers, every WORKER_HEARTBEAT_SECONDS, also while a job runs,
+  with a TTL of three beats: a SIGKILLed pod's workers vanish from Redis within seconds, which is what
+  the reconciler (gleaner.reconciler) acts on. A beat that finds its key gone (Redis restarted) writes
+  the whole registration back.
+- SIGTERM is a warm shutdown: no thread takes a new job; running jobs may finish for
+  WORKER_SHUTDOWN_GRACE_SECONDS, then `execution.shutdown_requested` makes them stop at their next
+  checkpoint and requeue their item without spending an attempt. A second SIGTERM/SIGINT skips the wait.
+- The process is PID 1-safe: it installs its own handlers and never forks.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any
 
 import structlog
 from prometheus_client import start_http_server
+from redis.exceptions import RedisError
 from rq import SimpleWorker
+from rq.job import Job
+from rq.queue import Queue
+from rq.timeouts import TimerDeathPenalty
+from rq.utils import now, utcformat
+from rq.worker import WorkerStatus
+from rq.worker_registration import register
 
+from gleaner import execution
 from gleaner.db import migrate
 from gleaner.logs import configure_logging
+from gleaner.podcost import PodDeletionCost
 from gleaner.queues import worker_queues
 from gleaner.runtime import Runtime, set_current
 from gleaner.settings import Settings, Stage, load_settings
 
 log = structlog.get_logger("gleaner.worker")
 
+DEFAULT_DEQUEUE_POLL_SECONDS = 1
+"""Seconds a thread blocks waiting for a job before it looks at its stop flag again."""
 
-class GleanerWorker(SimpleWorker):
-    """RQ's in-process worker. Kept as our own class so the runtime has one place to grow."""
+DEFAULT_RESPAWN_PAUSE_SECONDS = 1.0
+"""Pause before replacing a worker thread that quit on an error (Redis gone, say)."""
+
+DEFAULT_STOP_TIMEOUT_SECONDS = 10.0
+"""After the grace period, seconds the jobs get to reach a checkpoint before the process exits anyway."""
+
+HEARTBEATS_PER_TTL = 3
+"""A worker whose key outlives this many missed beats is dead to the reconciler."""
 
 
-def worker_name(stage: Stage) -> str:
+class ThreadWorker(SimpleWorker):
+    """RQ's in-process worker, made safe to run several per process, one per thread."""
+
+    death_penalty_class = TimerDeathPenalty
+    # Redis back after an outage: resume within seconds, not RQ's default of up to a minute.
+    max_connection_wait_time = 5.0
+
+    def __init__(
+        self,
+        queues: list[Queue],
+        *,
+        connection: Any,
+        name: str,
+        liveness_ttl: int,
+        runs_maintenance: bool,
+    ) -> None:
+        super().__init__(
+            queues, name=name, connection=connection, worker_ttl=liveness_ttl
+        )
+        self.liveness_ttl = liveness_ttl
+        self.runs_maintenance = runs_maintenance
+        self.current_job_id: str | None = None
+        self.stopping = threading.Event()
+        self.retired = False
+
+    def register_death(self) -> None:
+        self.retired = (
+            True  # the pool's heartbeat must not bring a finished worker back
+        )
+        super().register_death()  # type: ignore[no-untyped-call]
+
+    # --- signals and stopping: the process's main thread owns both ------------------------------
+    def _install_signal_handlers(self) -> None:
+        """Signal handlers belong to the main thread (the pool), never to a worker thread."""
+
+    def request_warm_stop(self) -> None:
+        """Take no new job; the running one finishes (or stops at a checkpoint once told to)."""
+        self._shutdown_requested_date = now()
+        self._stop_requested = True
+        self.stopping.set()
+        try:
+            self.set_shutdown_requested_date()  # type: ignore[no-untyped-call]
+        except RedisError:
+            pass  # only informational (`rq info`); stopping must not depend on Redis
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        if timeout is None:  # burst: one non-blocking look
+            return super().dequeue_job_and_maintain_ttl(None, max_idle_time)
+        # RQ would block for minutes; poll in short waits so a stop request is seen within a second.
+        while not self.stopping.is_set():
+            result = super().dequeue_job_and_maintain_ttl(
+                DEFAULT_DEQUEUE_POLL_SECONDS, DEFAULT_DEQUEUE_POLL_SECONDS
+            )
+            if result is None:
+                continue
+            if (
+                self.stopping.is_set()
+            ):  # popped just as SIGTERM came: give it back, front of the line
+                job, queue = result
+                queue.push_job_id(job.id, at_front=True)
+                return None
+            return result
+        return None
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        # One thread per process cleans RQ's registries; the others only work.
+        return self.runs_maintenance and bool(super().should_run_maintenance_tasks)
+
+    def procline(self, message: str) -> None:
+        """The process title is one for all threads; leave it alone."""
+
+    # --- what runs, for heartbeats and the deletion cost ------------------------------------------
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        self.current_job_id = job.id
+        try:
+            super().execute_job(job, queue)
+        finally:
+            self.current_job_id = None
+
+    @property
+    def is_busy(self) -> bool:
+        return self.current_job_id is not None
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        # RQ stretches the key's TTL to the job timeout + 60 s; liveness must stay at a few beats,
+        # which the pool's heartbeat thread keeps up while the job runs.
+        super().heartbeat(
+            min(timeout or self.liveness_ttl, self.liveness_ttl), pipeline
+        )
+
+    def beat(self) -> None:
+        """One heartbeat from the pool's thread; writes the registration back if Redis lost it."""
+        if self.retired or self.birth_date is None:
+            return
+        with self.connection.pipeline() as pipe:
+            self.last_heartbeat = now()
+            pipe.hset(self.key, "last_heartbeat", utcformat(self.last_heartbeat))
+            pipe.expire(self.key, self.liveness_ttl)
+            created, _ = pipe.execute()
+        if created and self.birth_date is not None:
+            fields = {
+                **self.serialize(),
+                "state": WorkerStatus.BUSY if self.is_busy else WorkerStatus.IDLE,
+            }
+            job_id = self.current_job_id
+            with self.connection.pipeline() as pipe:
+                pipe.hset(self.key, mapping=fields)
+                if job_id is not None:
+                    pipe.hset(self.key, "current_job", job_id)
+                register(self, pipe)
+                pipe.expire(self.key, self.liveness_ttl)
+                pipe.execute()
+            log.warning("worker_registration_restored", worker=self.name)
+
+
+class WorkerPool:
+    """The main thread: starts the worker threads, beats for them, handles signals, reports the cost."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        stage: Stage,
+        base_name: str,
+        concurrency: int,
+        burst: bool,
+    ) -> None:
+        self.runtime = runtime
+        self.stage = stage
+        self.base_name = base_name
+        self.burst = burst
+        self.settings: Settings = runtime.settings
+        self.heartbeat_seconds = self.settings.WORKER_HEARTBEAT_SECONDS
+        self.slots: list[tuple[ThreadWorker, threading.Thread]] = []
+        self.concurrency = concurrency
+        self.stop_deadline: float | None = None
+        self.stopped = threading.Event()
+        self.cost = PodDeletionCost.from_settings(self.settings)
+
+    def new_worker(self, index: int) -> ThreadWorker:
+        suffix = f".{index}" if self.concurrency > 1 else ""
+        return ThreadWorker(
+            worker_queues(self.runtime.redis, self.stage),
+            connection=self.runtime.redis,
+            name=f"{self.base_name}{suffix}.{uuid.uuid4().hex[:4]}",
+            liveness_ttl=self.heartbeat_seconds * HEARTBEATS_PER_TTL,
+            runs_maintenance=index == 0,
+        )
+
+    def start_slot(self, index: int) -> tuple[ThreadWorker, threading.Thread]:
+        worker = self.new_worker(index)
+        thread = threading.Thread(
+            target=self.work, args=(worker,), name=f"rq-worker-{index}", daemon=True
+        )
+        thread.start()
+        return worker, thread
+
+    def work(self, worker: ThreadWorker) -> None:
+        try:
+            # The reconciler runs RQ's scheduler in a cluster; a burst run moves due retries itself.
+            worker.work(
+                burst=self.burst,
+                with_scheduler=self.burst,
+                logging_level=self.settings.LOG_LEVEL,
+            )
+        except Exception:  # a thread's edge: log it; the pool replaces the thread
+            log.exception("worker_thread_crashed", worker=worker.name)
+
+    # --- signals -----------------------------------------------------------------------------------
+    def handle_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self.stop_deadline is None:
+            grace = self.settings.WORKER_SHUTDOWN_GRACE_SECONDS
+            log.info(
+                "worker_warm_shutdown",
+                signal=signal.Signals(signum).name,
+                grace_seconds=grace,
+            )
+            self.stop_deadline = time.monotonic() + grace
+            for worker, _ in self.slots:
+                worker.request_warm_stop()
+        else:
+            log.warning("worker_shutdown_now", signal=signal.Signals(signum).name)
+            self.stop_deadline = time.monotonic()
+
+    # --- the main loop -----------------------------------------------------------------------------
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self.handle_signal)
+        signal.signal(signal.SIGINT, self.handle_signal)
+        self.slots = [self.start_slot(index) for index in range(self.concurrency)]
+        beats = threading.Thread(
+            target=self.beat_forever, name="heartbeats", daemon=True
+        )
+        beats.start()
+        try:
+            while any(thread.is_alive() for _, thread in self.slots):
+                if self.supervise():
+                    break
+                time.sleep(0.1)
+        finally:
+            self.stopped.set()
+            beats.join(timeout=self.heartbeat_seconds + 1)
+
+    def supervise(self) -> bool:
+        """Replace crashed threads, enforce the grace period; True when the process must exit now."""
+        if self.stop_deadline is not None and time.monotonic() >= self.stop_deadline:
+            if not execution.shutdown_requested.is_set():
+                busy = [
+                    worker.current_job_id for worker, _ in self.slots if worker.is_busy
+                ]
+                log.warning("worker_grace_over_stopping_jobs", jobs=busy)
+                execution.shutdown_requested.set()
+            if time.monotonic() >= self.stop_deadline + DEFAULT_STOP_TIMEOUT_SECONDS:
+                # a job without checkpoints (or a thread stuck on a dead Redis): leave it to the reconciler
+                log.error(
+                    "worker_exit_with_jobs_running",
+                    jobs=[w.current_job_id for w, _ in self.slots if w.is_busy],
+                )
+                return True
+        if self.burst or self.stop_deadline is not None:
+            return False
+        for index, (worker, thread) in enumerate(self.slots):
+            if (
+                not thread.is_alive()
+            ):  # quit on an error (Redis down mid-job): a fresh worker takes over
+                log.warning("worker_thread_replaced", worker=worker.name)
+                time.sleep(DEFAULT_RESPAWN_PAUSE_SECONDS)
+                self.slots[index] = self.start_slot(index)
+        return False
+
+    def beat_forever(self) -> None:
+        while not self.stopped.wait(self.heartbeat_seconds):
+            self.beat_all()
+
+    def beat_all(self) -> None:
+        for worker, thread in list(self.slots):
+            if not thread.is_alive():
+                continue
+            try:
+                worker.beat()
+            except RedisError as exc:
+                log.warning(
+                    "worker_heartbeat_failed", worker=worker.name, error=str(exc)
+                )
+                break
+        if self.cost is not None:
+            self.cost.report(sum(1 for worker, _ in self.slots if worker.is_busy))
+
+
+def process_name(stage: Stage) -> str:
     # Unique per process, readable in `rq info`: the pod name in a cluster, else host and pid.
     base = os.environ.get("GLEANER_POD_NAME") or socket.gethostname()
-    return f"{stage}.{base}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
+    return f"{stage}.{base}.{os.getpid()}"
 
 
 def parse_args(stage: Stage, argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=f"gleaner-{stage}", description=f"Run Gleaner's {stage} worker.")
-    parser.add_argument("--burst", action="store_true", help="drain the queues, then exit")
-    parser.add_argument("--migrate", action="store_true", help="apply database migrations before starting")
-    parser.add_argument("--name", default=None, help="worker name (default: stage.host.pid.random)")
+    parser = argparse.ArgumentParser(
+        prog=f"gleaner-{stage}", description=f"Run Gleaner's {stage} worker."
+    )
+    parser.add_argument(
+        "--burst", action="store_true", help="drain the queues, then exit"
+    )
+    parser.add_argument(
+        "--migrate",
+        action="store_true",
+        help="apply database migrations before starting",
+    )
+    parser.add_argument(
+        "--name", default=None, help="worker name prefix (default: stage.host.pid)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="jobs at once (default: GLEANER_WORKER_CONCURRENCY)",
+    )
     return parser.parse_args(argv)
 
 
-def run(stage: Stage, argv: Sequence[str] | None = None, setup: Callable[[Settings], None] | None = None) -> int:
+def run(
+    stage: Stage,
+    argv: Sequence[str] | None = None,
+    setup: Callable[[Settings], None] | None = None,
+) -> int:
     """Entry point of each worker service; returns the process exit code."""
     args = parse_args(stage, argv)
     settings = load_settings()
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
     if setup is not None:
-        setup(settings)  # the stage checks what it needs and exits naming what is missing
+        setup(
+            settings
+        )  # the stage checks what it needs and exits naming what is missing
     if args.migrate:
         migrate(settings.database_url)
     runtime = Runtime.start(settings)
     set_current(runtime)
     if settings.WORKER_METRICS_PORT and not args.burst:
         start_http_server(settings.WORKER_METRICS_PORT)
-    worker = GleanerWorker(
-        worker_queues(runtime.redis, stage),
-        connection=runtime.redis,
-        name=args.name or worker_name(stage),
+    concurrency = args.concurrency or settings.WORKER_CONCURRENCY
+    pool = WorkerPool(
+        runtime, stage, args.name or process_name(stage), concurrency, args.burst
     )
-    log.info("worker_starting", stage=stage, worker=worker.name, burst=args.burst)
+    log.info(
+        "worker_starting",
+        stage=stage,
+        worker=pool.base_name,
+        concurrency=concurrency,
+        burst=args.burst,
+    )
     try:
-        worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.LOG_LEVEL)
+        pool.run()
     finally:
         runtime.close()
+    log.info("worker_stopped", stage=stage, worker=pool.base_name)
     return 0

@@ -21,6 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--migrate", action="store_true", help="apply migrations first")
     commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("reconcile", help="re-enqueue work Redis lost or a dead worker left (its own Deployment)")
     standalone = commands.add_parser("standalone", help="the whole stack on this machine (make run)")
     standalone.add_argument("--port", type=int, default=8000)
     keys = commands.add_parser("keys", help="API keys")
@@ -36,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "migrate":
         migrate(settings.database_url)
         return 0
+    if command == "reconcile":
+        from gleaner.reconciler import run as run_reconciler
+
+        return run_reconciler(settings)
     if command == "standalone":
         from gleaner_api.standalone import run
 
