@@ -19,4 +19,4 @@ check-observability: ## promtool check + test the alert rules; type- and PromQL-
 	uv run python $(SHARED_TOOLS)/dash_promql_check.py $(OBS_DASHBOARDS)
 
 bench-autoscaling: ## Simulate the HPA on a 5,000-item burst: waiting-only vs waiting+running signal
-	uv run python bench/autoscaling/simulate.py --out bench/autoscaling
+	uv run python -m bench.autoscaling.simulate --out bench/autoscaling
