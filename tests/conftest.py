@@ -23,12 +23,18 @@ from typing import Any
 import pytest
 from redis import Redis
 
-from gleaner.db import migrate
+from gleaner.apikeys import create_api_key
+from gleaner.db import migrate, session_scope
 from gleaner.runtime import Runtime, set_current
 from gleaner.settings import Settings
 from tests.servers import free_port, start_redis_server, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
+
+RunWorker = Callable[..., subprocess.CompletedProcess[str]]
+"""The `run_worker` fixture: run_worker(stage, env=None, timeout=120) drains a stage in burst mode."""
+StartWorker = Callable[..., subprocess.Popen[bytes]]
+"""The `start_worker` fixture: start_worker(stage, env=None, args=()) starts a long-running worker."""
 POSTGRES_URL = os.environ.get("GLEANER_TEST_POSTGRES_URL", "")
 
 # Settings every test process gets unless a test overrides them.
@@ -178,7 +184,7 @@ def start_worker(test_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[
     started: list[subprocess.Popen[bytes]] = []
 
     def start(stage: str, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
-        log = open(tmp_path / f"worker-{stage}-{len(started)}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(tmp_path / f"worker-{stage}-{len(started)}.log", "wb")
         process = subprocess.Popen(
             _worker_command(stage, *args), env=_process_env(test_env, env), cwd=ROOT, stdout=log, stderr=log
         )
@@ -188,6 +194,22 @@ def start_worker(test_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[
     yield start
     for process in started:
         stop_process(process)
+
+
+@pytest.fixture
+def api_key(runtime: Runtime) -> str:
+    """A key of owner "alice"."""
+    with session_scope(runtime.sessions) as session:
+        _, key = create_api_key(session, "test", "alice")
+    return key
+
+
+@pytest.fixture
+def other_key(runtime: Runtime) -> str:
+    """A key of owner "bob", who must never see alice's objects."""
+    with session_scope(runtime.sessions) as session:
+        _, key = create_api_key(session, "test", "bob")
+    return key
 
 
 @pytest.fixture

@@ -15,7 +15,9 @@ from gleaner.settings import Stage
 from gleaner.tasks import ItemInput, create_task
 
 
-def create_link(session: Session, url: str = "https://example.com/a", owner: str = "test") -> Link:
+def create_link(
+    session: Session, url: str = "https://example.com/a", owner: str = "test"
+) -> Link:
     link = Link(owner=owner, url=url, normalized_url=url)
     session.add(link)
     session.flush()
@@ -42,9 +44,16 @@ def submit_task(
         for url in urls:
             link = create_link(session, url, owner)
             given.append(ItemInput(item_id=link.id, item_type="link", link_id=link.id))
-        kind = task_type or (TaskType.PIPELINE if len(stages) > 1 else TaskType(stages[0]))
+        kind = task_type or (
+            TaskType.PIPELINE if len(stages) > 1 else TaskType(stages[0])
+        )
         task, jobs = create_task(
-            session, owner=owner, task_type=kind, stages=stages, inputs=given, config=config,
+            session,
+            owner=owner,
+            task_type=kind,
+            stages=stages,
+            inputs=given,
+            config=config,
             max_retries=runtime.settings.max_attempts(stages[0]),
         )
         task_id = task.id

@@ -10,6 +10,7 @@ from typing import Any
 
 from gleaner.errors import PermanentError, RetryableError
 from gleaner.execution import ItemContext, execute_item
+from gleaner.models import Link
 
 
 def _succeed(ctx: ItemContext) -> dict[str, Any]:
@@ -82,3 +83,15 @@ def _count_effect(ctx: ItemContext) -> dict[str, Any]:
 
 def count_effect(item_id: int) -> dict[str, Any]:
     return execute_item("parsing", item_id, _count_effect)
+
+
+def _fail_bad_links(ctx: ItemContext) -> dict[str, Any]:
+    # Links whose URL says "bad" fail for good; the others succeed: a batch with mixed outcomes.
+    link = ctx.session.get_one(Link, ctx.item.link_id)
+    if "bad" in link.url:
+        raise PermanentError("this link is bad", code="http_410")
+    return {"ok": True}
+
+
+def fail_bad_links(item_id: int) -> dict[str, Any]:
+    return execute_item("parsing", item_id, _fail_bad_links)

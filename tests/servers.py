@@ -16,12 +16,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_redis_server(workdir: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+def start_redis_server(
+    workdir: Path, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     """A redis-server on 127.0.0.1:<port> that keeps nothing on disk; returns (process, url)."""
     port = port or free_port()
     process = subprocess.Popen(
-        [find_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
+        [
+            find_redis_server(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

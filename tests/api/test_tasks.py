@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
 from redis import Redis
 
 from gleaner.runtime import Runtime
+from tests.conftest import RunWorker, StartWorker
 from tests.factories import submit_task
 
 
-def events(client: TestClient, task_id: int, limit: int = 200) -> list[tuple[str, dict]]:
+def events(
+    client: TestClient, task_id: int, limit: int = 200
+) -> list[tuple[str, dict[str, Any]]]:
     """Read the task's SSE stream until its `end` event."""
-    seen: list[tuple[str, dict]] = []
+    seen: list[tuple[str, dict[str, Any]]] = []
     with client.stream("GET", f"/api/tasks/{task_id}/events") as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -31,12 +34,14 @@ def events(client: TestClient, task_id: int, limit: int = 200) -> list[tuple[str
 
 
 class TestPipelines:
-    def test_accepts_links_and_queues_them_in_order(self, client: TestClient, redis: Redis) -> None:
+    def test_accepts_links_and_queues_them_in_order(
+        self, client: TestClient, redis: Redis
+    ) -> None:
         urls = [f"https://example.com/p/{i}" for i in range(3)]
         response = client.post("/api/pipelines", json={"urls": urls})
         assert response.status_code == 202, response.text
         body = response.json()
-        assert body["total_items"] == 3 and body["status"] == "queued"
+        assert (body["total_items"], body["status"]) == (3, "queued")
         assert body["stages"] == ["parsing", "ai", "notion"]
         task = client.get(f"/api/tasks/{body['task_id']}").json()["task"]
         assert [item["position"] for item in task["items"]] == [0, 1, 2]
@@ -44,29 +49,48 @@ class TestPipelines:
         assert task["stage_progress"]["ai"]["waiting"] == 3
         assert redis.llen("rq:queue:parsing") == 3
 
-    def test_high_priority_goes_to_the_high_lane(self, client: TestClient, redis: Redis) -> None:
+    def test_high_priority_goes_to_the_high_lane(
+        self, client: TestClient, redis: Redis
+    ) -> None:
         client.post("/api/pipelines", json={"urls": ["https://example.com/slow"]})
-        body = client.post("/api/pipelines", json={"urls": ["https://example.com/urgent"], "priority": "high"}).json()
+        body = client.post(
+            "/api/pipelines",
+            json={"urls": ["https://example.com/urgent"], "priority": "high"},
+        ).json()
         assert redis.llen("rq:queue:parsing-high") == 1
         item = client.get(f"/api/tasks/{body['task_id']}").json()["task"]["items"][0]
         assert item["position"] == 0
 
-    def test_link_ids_of_another_owner_are_404(self, client: TestClient, other_key: str) -> None:
-        mine = client.post("/api/links", json={"url": "https://example.com/mine"}).json()["links"][0]["id"]
+    def test_link_ids_of_another_owner_are_404(
+        self, client: TestClient, other_key: str
+    ) -> None:
+        mine = client.post(
+            "/api/links", json={"url": "https://example.com/mine"}
+        ).json()["links"][0]["id"]
         response = client.post(
-            "/api/pipelines", json={"link_ids": [mine, 424242]}, headers={"Authorization": f"Bearer {other_key}"}
+            "/api/pipelines",
+            json={"link_ids": [mine, 424242]},
+            headers={"Authorization": f"Bearer {other_key}"},
         )
         assert response.status_code == 404
         assert response.json()["error"]["details"]["missing"] == [mine, 424242]
 
     def test_stages_must_be_a_prefix(self, client: TestClient) -> None:
-        response = client.post("/api/pipelines", json={"urls": ["https://example.com"], "stages": ["parsing", "notion"]})
+        response = client.post(
+            "/api/pipelines",
+            json={"urls": ["https://example.com"], "stages": ["parsing", "notion"]},
+        )
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "invalid_stages"
-        response = client.post("/api/pipelines", json={"urls": ["https://example.com"], "stages": ["summarize"]})
+        response = client.post(
+            "/api/pipelines",
+            json={"urls": ["https://example.com"], "stages": ["summarize"]},
+        )
         assert response.status_code == 422
 
-    def test_batch_over_the_limit_is_refused(self, client: TestClient, redis: Redis) -> None:
+    def test_batch_over_the_limit_is_refused(
+        self, client: TestClient, redis: Redis
+    ) -> None:
         urls = [f"https://example.com/{i}" for i in range(1001)]
         response = client.post("/api/pipelines", json={"urls": urls})
         assert response.status_code == 422
@@ -78,47 +102,95 @@ class TestPipelines:
         assert response.json()["error"]["code"] == "empty_batch"
 
     def test_unknown_model_is_404(self, client: TestClient) -> None:
-        response = client.post("/api/pipelines", json={"urls": ["https://example.com"], "model_id": 999})
-        assert (response.status_code, response.json()["error"]["code"]) == (404, "model_not_found")
+        response = client.post(
+            "/api/pipelines", json={"urls": ["https://example.com"], "model_id": 999}
+        )
+        assert (response.status_code, response.json()["error"]["code"]) == (
+            404,
+            "model_not_found",
+        )
 
 
 class TestStageEndpoints:
-    def test_parsing_batch_status_cancel_retry(self, client: TestClient, redis: Redis) -> None:
-        ids = [link["id"] for link in client.post("/api/links", json={"urls": ["https://a.example/", "https://b.example/"]}).json()["links"]]
+    def test_parsing_batch_status_cancel_retry(
+        self, client: TestClient, redis: Redis
+    ) -> None:
+        ids = [
+            link["id"]
+            for link in client.post(
+                "/api/links",
+                json={"urls": ["https://a.example/", "https://b.example/"]},
+            ).json()["links"]
+        ]
         queued = client.post("/api/parsing/async/batch", json={"link_ids": ids})
         assert queued.status_code == 202
         body = queued.json()
-        assert set(body) >= {"success", "task_id", "job_id", "total_items", "status", "message"}
+        assert set(body) >= {
+            "success",
+            "task_id",
+            "job_id",
+            "total_items",
+            "status",
+            "message",
+        }
         task_id = body["task_id"]
-        status = client.get(f"/api/parsing/async/status/{task_id}", params={"include_items": "true"}).json()
+        status = client.get(
+            f"/api/parsing/async/status/{task_id}", params={"include_items": "true"}
+        ).json()
         assert status["task"]["type"] == "parsing"
         assert {item["item_id"] for item in status["task"]["items"]} == set(ids)
-        assert client.get(f"/api/parsing/async/status/{task_id}").json()["task"]["items"] is None
+        assert (
+            client.get(f"/api/parsing/async/status/{task_id}").json()["task"]["items"]
+            is None
+        )
 
         cancelled = client.delete(f"/api/parsing/async/cancel/{task_id}").json()
         assert (cancelled["status"], cancelled["cancelled_items"]) == ("cancelled", 2)
         assert redis.llen("rq:queue:parsing") == 0
         retry = client.post(f"/api/parsing/async/retry/{task_id}")
-        assert (retry.status_code, retry.json()["error"]["code"]) == (409, "task_cancelled")
+        assert (retry.status_code, retry.json()["error"]["code"]) == (
+            409,
+            "task_cancelled",
+        )
 
     def test_single_endpoints(self, client: TestClient) -> None:
-        link_id = client.post("/api/links", json={"url": "https://example.com/one"}).json()["links"][0]["id"]
+        link_id = client.post(
+            "/api/links", json={"url": "https://example.com/one"}
+        ).json()["links"][0]["id"]
         body = client.post(f"/api/parsing/async/single/{link_id}").json()
-        assert body["total_items"] == 1 and body["job_id"].startswith("parsing-")
+        assert body["total_items"] == 1
+        assert body["job_id"].startswith("parsing-")
         assert client.post("/api/parsing/async/single/999999").status_code == 404
-        assert client.post("/api/ai/async/single/999999").json()["error"]["code"] == "not_found"
-        assert client.post("/api/notion/async/single/999999", json={"database_id": "x"}).status_code == 404
+        assert (
+            client.post("/api/ai/async/single/999999").json()["error"]["code"]
+            == "not_found"
+        )
+        assert (
+            client.post(
+                "/api/notion/async/single/999999", json={"database_id": "x"}
+            ).status_code
+            == 404
+        )
 
     def test_ai_and_notion_batches_check_their_ids(self, client: TestClient) -> None:
-        response = client.post("/api/ai/async/batch", json={"parsed_content_ids": [1, 2]})
+        response = client.post(
+            "/api/ai/async/batch", json={"parsed_content_ids": [1, 2]}
+        )
         assert response.status_code == 404
-        response = client.post("/api/notion/async/batch", json={"ai_content_ids": [5], "database_id": "abc"})
+        response = client.post(
+            "/api/notion/async/batch",
+            json={"ai_content_ids": [5], "database_id": "abc"},
+        )
         assert response.status_code == 404
         response = client.post("/api/ai/async/batch", json={"parsed_content_ids": "1"})
         assert response.status_code == 422
 
-    def test_retry_with_nothing_failed_retries_nothing(self, client: TestClient) -> None:
-        task_id = client.post("/api/pipelines", json={"urls": ["https://example.com/r"]}).json()["task_id"]
+    def test_retry_with_nothing_failed_retries_nothing(
+        self, client: TestClient
+    ) -> None:
+        task_id = client.post(
+            "/api/pipelines", json={"urls": ["https://example.com/r"]}
+        ).json()["task_id"]
         body = client.post(f"/api/ai/async/retry/{task_id}").json()
         assert body["retried_count"] == 0
 
@@ -127,31 +199,56 @@ class TestTaskViews:
     def test_list_filters_and_pages(self, client: TestClient) -> None:
         for i in range(3):
             client.post("/api/pipelines", json={"urls": [f"https://example.com/{i}"]})
-        link = client.post("/api/links", json={"url": "https://example.com/p"}).json()["links"][0]["id"]
+        link = client.post("/api/links", json={"url": "https://example.com/p"}).json()[
+            "links"
+        ][0]["id"]
         client.post("/api/parsing/async/batch", json={"link_ids": [link]})
-        page = client.get("/api/tasks", params={"type": "pipeline", "page_size": 2}).json()
+        page = client.get(
+            "/api/tasks", params={"type": "pipeline", "page_size": 2}
+        ).json()
         assert (page["total"], len(page["items"])) == (3, 2)
         assert client.get("/api/tasks", params={"type": "parsing"}).json()["total"] == 1
-        assert client.get("/api/tasks", params={"status": "completed"}).json()["total"] == 0
+        assert (
+            client.get("/api/tasks", params={"status": "completed"}).json()["total"]
+            == 0
+        )
         assert client.get("/api/tasks", params={"status": "bogus"}).status_code == 422
 
-    def test_another_owners_task_is_404(self, client: TestClient, other_key: str) -> None:
-        task_id = client.post("/api/pipelines", json={"urls": ["https://example.com/x"]}).json()["task_id"]
-        response = client.get(f"/api/tasks/{task_id}", headers={"Authorization": f"Bearer {other_key}"})
-        assert (response.status_code, response.json()["error"]["code"]) == (404, "task_not_found")
-        response = client.delete(f"/api/parsing/async/cancel/{task_id}", headers={"Authorization": f"Bearer {other_key}"})
+    def test_another_owners_task_is_404(
+        self, client: TestClient, other_key: str
+    ) -> None:
+        task_id = client.post(
+            "/api/pipelines", json={"urls": ["https://example.com/x"]}
+        ).json()["task_id"]
+        response = client.get(
+            f"/api/tasks/{task_id}", headers={"Authorization": f"Bearer {other_key}"}
+        )
+        assert (response.status_code, response.json()["error"]["code"]) == (
+            404,
+            "task_not_found",
+        )
+        response = client.delete(
+            f"/api/parsing/async/cancel/{task_id}",
+            headers={"Authorization": f"Bearer {other_key}"},
+        )
         assert response.status_code == 404
 
     def test_events_of_a_finished_task(self, client: TestClient) -> None:
-        task_id = client.post("/api/pipelines", json={"urls": ["https://example.com/e"]}).json()["task_id"]
+        task_id = client.post(
+            "/api/pipelines", json={"urls": ["https://example.com/e"]}
+        ).json()["task_id"]
         client.delete(f"/api/parsing/async/cancel/{task_id}")
         seen = events(client, task_id)
         assert [name for name, _ in seen] == ["progress", "end"]
-        assert seen[0][1]["status"] == "cancelled" and seen[1][1]["status"] == "cancelled"
+        assert [body["status"] for _, body in seen] == ["cancelled", "cancelled"]
 
-    def test_events_follow_real_progress(self, client: TestClient, runtime: Runtime, start_worker: Callable) -> None:
+    def test_events_follow_real_progress(
+        self, client: TestClient, runtime: Runtime, start_worker: StartWorker
+    ) -> None:
         urls = [f"https://example.com/ev/{i}" for i in range(20)]
-        task_id = submit_task(runtime, urls=urls, owner="alice", job_path="tests.jobs.count_effect")
+        task_id = submit_task(
+            runtime, urls=urls, owner="alice", job_path="tests.jobs.count_effect"
+        )
         start_worker("parsing")
         seen = events(client, task_id)
         progress = [body["progress"] for name, body in seen if name == "progress"]
@@ -159,18 +256,35 @@ class TestTaskViews:
         assert seen[-1] == ("end", {"id": task_id, "status": "completed"})
         assert progress[-1] == 100
         final = [body for name, body in seen if name == "progress"][-1]
-        assert final["completed_items"] == 20 and all(i["status"] == "completed" for i in final["items"])
+        assert final["completed_items"] == 20
+        assert all(i["status"] == "completed" for i in final["items"])
 
 
 class TestMonitoring:
-    def test_queues_and_workers(self, client: TestClient, start_worker: Callable) -> None:
-        client.post("/api/pipelines", json={"urls": ["https://example.com/q"], "stages": ["parsing"]})
+    def test_queues_and_workers(
+        self, client: TestClient, start_worker: StartWorker
+    ) -> None:
+        client.post(
+            "/api/pipelines",
+            json={"urls": ["https://example.com/q"], "stages": ["parsing"]},
+        )
         queues = client.get("/api/monitoring/queues").json()["queues"]
         assert queues["parsing"]["count"] == 1
-        assert set(queues) == {"parsing", "parsing-high", "ai", "ai-high", "notion", "notion-high"}
+        assert set(queues) == {
+            "parsing",
+            "parsing-high",
+            "ai",
+            "ai-high",
+            "notion",
+            "notion-high",
+        }
         health = client.get("/api/monitoring/health")
         assert health.status_code == 503  # work waits and no worker listens
-        assert health.json()["health"]["queues"]["parsing"] == {"healthy": False, "pending": 1, "workers": 0}
+        assert health.json()["health"]["queues"]["parsing"] == {
+            "healthy": False,
+            "pending": 1,
+            "workers": 0,
+        }
 
         start_worker("ai")
         deadline = time.monotonic() + 20
@@ -181,10 +295,21 @@ class TestMonitoring:
         assert worker["queues"] == ["ai-high", "ai"]
         assert worker["state"] in ("idle", "busy", "started")
 
-    def test_statistics(self, client: TestClient, runtime: Runtime, run_worker: Callable) -> None:
-        submit_task(runtime, urls=["https://example.com/s1", "https://example.com/s2"], owner="alice",
-                    job_path="tests.jobs.succeed")
-        submit_task(runtime, urls=["https://example.com/s3"], owner="alice", job_path="tests.jobs.fail_permanently")
+    def test_statistics(
+        self, client: TestClient, runtime: Runtime, run_worker: RunWorker
+    ) -> None:
+        submit_task(
+            runtime,
+            urls=["https://example.com/s1", "https://example.com/s2"],
+            owner="alice",
+            job_path="tests.jobs.succeed",
+        )
+        submit_task(
+            runtime,
+            urls=["https://example.com/s3"],
+            owner="alice",
+            job_path="tests.jobs.fail_permanently",
+        )
         run_worker("parsing")
         stats = client.get("/api/monitoring/statistics").json()["statistics"]
         assert stats["total_tasks"] == 2

@@ -15,7 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_bad_value_stops_the_process_naming_the_variable() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "gleaner_parsing", "--burst"],
-        env={"PATH": "/usr/bin:/bin", "GLEANER_PARSING_TIMEOUT": "soon", "GLEANER_FETCH_ALLOWED_PORTS": "80,x"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "GLEANER_PARSING_TIMEOUT": "soon",
+            "GLEANER_FETCH_ALLOWED_PORTS": "80,x",
+        },
         capture_output=True,
         text=True,
         timeout=60,
@@ -35,8 +39,14 @@ def test_lists_read_from_commas_or_json() -> None:
 
 
 def test_database_urls_use_psycopg3_and_default_to_sqlite() -> None:
-    assert Settings(DATABASE_URL="postgresql://u@h/db").database_url == "postgresql+psycopg://u@h/db"
-    assert Settings(DATABASE_URL="postgres://u@h/db").database_url == "postgresql+psycopg://u@h/db"
+    assert (
+        Settings(DATABASE_URL="postgresql://u@h/db").database_url
+        == "postgresql+psycopg://u@h/db"
+    )
+    assert (
+        Settings(DATABASE_URL="postgres://u@h/db").database_url
+        == "postgresql+psycopg://u@h/db"
+    )
     assert Settings(DATA_DIR=Path("x")).database_url == "sqlite:///x/gleaner.db"
 
 

@@ -18,10 +18,14 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(session: Session, name: str, owner: str, key: str | None = None) -> tuple[ApiKey, str]:
+def create_api_key(
+    session: Session, name: str, owner: str, key: str | None = None
+) -> tuple[ApiKey, str]:
     """A new key for `owner`; returns the row and the plaintext key (shown once, never stored)."""
     plaintext = key or KEY_PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(name=name, owner=owner, key_hash=hash_key(plaintext), prefix=plaintext[:8])
+    row = ApiKey(
+        name=name, owner=owner, key_hash=hash_key(plaintext), prefix=plaintext[:8]
+    )
     session.add(row)
     session.flush()
     return row, plaintext
@@ -29,17 +33,26 @@ def create_api_key(session: Session, name: str, owner: str, key: str | None = No
 
 def ensure_api_key(session: Session, name: str, owner: str, key: str) -> None:
     """Register a key given from outside (a Kubernetes Secret) if it is not known yet."""
-    if session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(key))) is None:
+    if (
+        session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(key)))
+        is None
+    ):
         create_api_key(session, name, owner, key)
 
 
 def owner_for_key(session: Session, key: str) -> str | None:
     """The owner of a valid, unrevoked key, or None."""
-    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)))
+    row = session.scalar(
+        select(ApiKey).where(
+            ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)
+        )
+    )
     if row is None:
         return None
     now = utcnow()
     # Written at most once a minute per key, so reads stay reads.
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+        session.execute(
+            update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now)
+        )
     return row.owner

@@ -114,7 +114,9 @@ class ServiceUnavailable(GleanerError):
     code = "service_unavailable"
     status_code = 503
 
-    def __init__(self, message: str, *, retry_after: int = 5, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: int = 5, code: str | None = None
+    ) -> None:
         super().__init__(message, code=code)
         self.retry_after = retry_after
 
@@ -124,7 +126,9 @@ def retryable_http_status(status: int) -> bool:
     return status in (408, 409, 425, 429) or status >= 500
 
 
-def classify_http_status(status: int, message: str, retry_after: float | None = None) -> GleanerError:
+def classify_http_status(
+    status: int, message: str, retry_after: float | None = None
+) -> GleanerError:
     """The error an HTTP failure status maps to, with the status in its message."""
     if retryable_http_status(status):
         code = "rate_limited" if status == 429 else f"http_{status}"
@@ -141,8 +145,8 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    from email.utils import parsedate_to_datetime
     from datetime import UTC, datetime
+    from email.utils import parsedate_to_datetime
 
     try:
         when = parsedate_to_datetime(value)

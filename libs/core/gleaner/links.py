@@ -20,18 +20,27 @@ def normalize_url(url: str, max_length: int) -> str:
     if not raw:
         raise InvalidRequest("the URL is empty", code="invalid_url")
     if len(raw) > max_length:
-        raise InvalidRequest(f"the URL is longer than {max_length} characters", code="url_too_long")
+        raise InvalidRequest(
+            f"the URL is longer than {max_length} characters", code="url_too_long"
+        )
     parts = urlsplit(raw)
     if parts.scheme.lower() not in ("http", "https"):
-        raise InvalidRequest(f"only http and https URLs can be fetched, not {raw[:100]!r}", code="invalid_url")
+        raise InvalidRequest(
+            f"only http and https URLs can be fetched, not {raw[:100]!r}",
+            code="invalid_url",
+        )
     if not parts.hostname:
         raise InvalidRequest(f"the URL has no host: {raw[:100]!r}", code="invalid_url")
     try:
         normalized = url_normalize(raw)
     except (ValueError, UnicodeError) as exc:
-        raise InvalidRequest(f"the URL cannot be read: {exc}", code="invalid_url") from exc
+        raise InvalidRequest(
+            f"the URL cannot be read: {exc}", code="invalid_url"
+        ) from exc
     if not normalized:
-        raise InvalidRequest(f"the URL cannot be read: {raw[:100]!r}", code="invalid_url")
+        raise InvalidRequest(
+            f"the URL cannot be read: {raw[:100]!r}", code="invalid_url"
+        )
     return urldefrag(normalized).url
 
 
@@ -49,9 +58,17 @@ def get_or_create_links(
     for last_try in (False, True):
         existing = {
             link.normalized_url: link
-            for link in session.scalars(select(Link).where(Link.owner == owner, Link.normalized_url.in_(list(wanted))))
+            for link in session.scalars(
+                select(Link).where(
+                    Link.owner == owner, Link.normalized_url.in_(list(wanted))
+                )
+            )
         }
-        new = [Link(owner=owner, url=original, normalized_url=n) for n, original in wanted.items() if n not in existing]
+        new = [
+            Link(owner=owner, url=original, normalized_url=n)
+            for n, original in wanted.items()
+            if n not in existing
+        ]
         try:
             with session.begin_nested():
                 session.add_all(new)

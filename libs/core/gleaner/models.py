@@ -37,12 +37,20 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_bind_param(
+        self,
+        value: datetime | None,
+        dialect: Any,  # noqa: ARG002 - the signature SQLAlchemy calls
+    ) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         return value.astimezone(UTC) if value is not None else None
 
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_result_value(
+        self,
+        value: datetime | None,
+        dialect: Any,  # noqa: ARG002 - the signature SQLAlchemy calls
+    ) -> datetime | None:
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
@@ -112,7 +120,11 @@ class NotionImportState(StrEnum):
 
 class Link(Base):
     __tablename__ = "links"
-    __table_args__ = (UniqueConstraint("owner", "normalized_url", name="uq_links_owner_normalized_url"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "owner", "normalized_url", name="uq_links_owner_normalized_url"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner: Mapped[str] = mapped_column(String(100), index=True)
@@ -120,7 +132,9 @@ class Link(Base):
     normalized_url: Mapped[str] = mapped_column(String(2048))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    parsed: Mapped[ParsedContent | None] = relationship(back_populates="link", uselist=False)
+    parsed: Mapped[ParsedContent | None] = relationship(
+        back_populates="link", uselist=False
+    )
 
 
 class ParsedContent(Base):
@@ -129,7 +143,9 @@ class ParsedContent(Base):
     __tablename__ = "parsed_contents"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"), unique=True)
+    link_id: Mapped[int] = mapped_column(
+        ForeignKey("links.id", ondelete="CASCADE"), unique=True
+    )
     final_url: Mapped[str] = mapped_column(Text)  # after redirects
     canonical_url: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
@@ -139,7 +155,9 @@ class ParsedContent(Base):
     site_name: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(16))
     word_count: Mapped[int] = mapped_column(Integer, default=0)
-    content_hash: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the text
+    content_hash: Mapped[str] = mapped_column(
+        String(64), index=True
+    )  # sha256 of the text
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -154,8 +172,12 @@ class AIModel(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     provider: Mapped[str] = mapped_column(String(32))  # "offline" | "openai"
-    model: Mapped[str] = mapped_column(String(200), default="")  # the provider's model name
-    base_url: Mapped[str | None] = mapped_column(Text)  # openai-compatible endpoint; None = settings
+    model: Mapped[str] = mapped_column(
+        String(200), default=""
+    )  # the provider's model name
+    base_url: Mapped[str | None] = mapped_column(
+        Text
+    )  # openai-compatible endpoint; None = settings
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     is_default: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -166,17 +188,25 @@ class AIProcessedContent(Base):
 
     __tablename__ = "ai_processed_contents"
     __table_args__ = (
-        UniqueConstraint("parsed_content_id", "model_id", name="uq_ai_processed_contents_parsed_model"),
+        UniqueConstraint(
+            "parsed_content_id",
+            "model_id",
+            name="uq_ai_processed_contents_parsed_model",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    parsed_content_id: Mapped[int] = mapped_column(ForeignKey("parsed_contents.id", ondelete="CASCADE"))
+    parsed_content_id: Mapped[int] = mapped_column(
+        ForeignKey("parsed_contents.id", ondelete="CASCADE")
+    )
     model_id: Mapped[int] = mapped_column(ForeignKey("ai_models.id"))
     summary: Mapped[str | None] = mapped_column(Text)
     keywords: Mapped[list[Any]] = mapped_column(default=list)
     insights: Mapped[list[Any]] = mapped_column(default=list)
     processing_config: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    usage: Mapped[dict[str, Any]] = mapped_column(default=dict)  # provider token usage, call count
+    usage: Mapped[dict[str, Any]] = mapped_column(
+        default=dict
+    )  # provider token usage, call count
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -190,7 +220,9 @@ class NotionImport(Base):
     __tablename__ = "notion_imports"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ai_content_id: Mapped[int] = mapped_column(ForeignKey("ai_processed_contents.id", ondelete="CASCADE"))
+    ai_content_id: Mapped[int] = mapped_column(
+        ForeignKey("ai_processed_contents.id", ondelete="CASCADE")
+    )
     database_id: Mapped[str] = mapped_column(String(64))
     # sha256(database id, source URL): the same article filed twice in one database is one page.
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
@@ -198,8 +230,12 @@ class NotionImport(Base):
     state: Mapped[str] = mapped_column(String(16), default=NotionImportState.PENDING)
     page_id: Mapped[str | None] = mapped_column(String(64))
     page_url: Mapped[str | None] = mapped_column(Text)
-    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)  # user-supplied, merged in
-    requests: Mapped[list[Any]] = mapped_column(default=list)  # dry run: what would be sent
+    properties: Mapped[dict[str, Any]] = mapped_column(
+        default=dict
+    )  # user-supplied, merged in
+    requests: Mapped[list[Any]] = mapped_column(
+        default=list
+    )  # dry run: what would be sent
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -224,17 +260,31 @@ class ProcessingTask(Base):
     owner: Mapped[str] = mapped_column(String(100))
     type: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(20), default=TaskStatus.QUEUED)
-    stages: Mapped[list[Any]] = mapped_column(default=list)  # the stages each item goes through, in order
-    config: Mapped[dict[str, Any]] = mapped_column(default=dict)  # processing_config, model_id, notion
+    stages: Mapped[list[Any]] = mapped_column(
+        default=list
+    )  # the stages each item goes through, in order
+    config: Mapped[dict[str, Any]] = mapped_column(
+        default=dict
+    )  # processing_config, model_id, notion
     total_items: Mapped[int] = mapped_column(Integer, default=0)
     completed_items: Mapped[int] = mapped_column(Integer, default=0)
     failed_items: Mapped[int] = mapped_column(Integer, default=0)
     cancelled_items: Mapped[int] = mapped_column(Integer, default=0)
-    job_id: Mapped[str | None] = mapped_column(String(100))  # the job of a single-item task
-    queue_name: Mapped[str | None] = mapped_column(String(32))  # the first stage's queue
-    worker_id: Mapped[str | None] = mapped_column(String(200))  # the worker that last touched it
-    retry_count: Mapped[int] = mapped_column(Integer, default=0)  # manual retries of failed items
-    max_retries: Mapped[int] = mapped_column(Integer, default=3)  # attempts per item and stage
+    job_id: Mapped[str | None] = mapped_column(
+        String(100)
+    )  # the job of a single-item task
+    queue_name: Mapped[str | None] = mapped_column(
+        String(32)
+    )  # the first stage's queue
+    worker_id: Mapped[str | None] = mapped_column(
+        String(200)
+    )  # the worker that last touched it
+    retry_count: Mapped[int] = mapped_column(
+        Integer, default=0
+    )  # manual retries of failed items
+    max_retries: Mapped[int] = mapped_column(
+        Integer, default=3
+    )  # attempts per item and stage
     result_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -242,7 +292,9 @@ class ProcessingTask(Base):
     completed_at: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    items: Mapped[list[TaskItem]] = relationship(back_populates="task", order_by="TaskItem.id")
+    items: Mapped[list[TaskItem]] = relationship(
+        back_populates="task", order_by="TaskItem.id"
+    )
 
     @property
     def finished_items(self) -> int:
@@ -270,7 +322,9 @@ class TaskItem(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("processing_tasks.id", ondelete="CASCADE"))
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("processing_tasks.id", ondelete="CASCADE")
+    )
     item_id: Mapped[int] = mapped_column(BigInteger)
     item_type: Mapped[str] = mapped_column(String(20))
     stage: Mapped[str] = mapped_column(String(16))
@@ -280,8 +334,12 @@ class TaskItem(Base):
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     result_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    worker_name: Mapped[str | None] = mapped_column(String(200))  # who runs it now (heartbeat key)
-    link_id: Mapped[int | None] = mapped_column(ForeignKey("links.id", ondelete="SET NULL"))
+    worker_name: Mapped[str | None] = mapped_column(
+        String(200)
+    )  # who runs it now (heartbeat key)
+    link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("links.id", ondelete="SET NULL")
+    )
     parsed_content_id: Mapped[int | None] = mapped_column(
         ForeignKey("parsed_contents.id", ondelete="SET NULL")
     )
@@ -306,12 +364,16 @@ class ItemAttempt(Base):
     __table_args__ = (Index("ix_item_attempts_stage_finished", "stage", "finished_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("task_items.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("task_items.id", ondelete="CASCADE"), index=True
+    )
     stage: Mapped[str] = mapped_column(String(16))
     number: Mapped[int] = mapped_column(Integer)
     job_id: Mapped[str | None] = mapped_column(String(100))
     worker_name: Mapped[str | None] = mapped_column(String(200))
-    outcome: Mapped[str | None] = mapped_column(String(16))  # completed|retry|failed|cancelled|requeued|lost
+    outcome: Mapped[str | None] = mapped_column(
+        String(16)
+    )  # completed|retry|failed|cancelled|requeued|lost
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -330,7 +392,9 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(100))
     owner: Mapped[str] = mapped_column(String(100), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to tell keys apart
+    prefix: Mapped[str] = mapped_column(
+        String(16)
+    )  # the first characters, to tell keys apart
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()

@@ -38,18 +38,31 @@ class QueueSpec:
     stage: Stage
     name: str  # RQ queue name, Redis list rq:queue:<name>
     high_name: str  # the high-priority lane, drained first
-    job_path: str  # dotted path of the job function, imported only by the stage's worker
+    job_path: (
+        str  # dotted path of the job function, imported only by the stage's worker
+    )
 
 
 QUEUES: dict[Stage, QueueSpec] = {
-    "parsing": QueueSpec("parsing", "parsing", "parsing-high", "gleaner_parsing.jobs.parse_item"),
+    "parsing": QueueSpec(
+        "parsing", "parsing", "parsing-high", "gleaner_parsing.jobs.parse_item"
+    ),
     "ai": QueueSpec("ai", "ai", "ai-high", "gleaner_ai.jobs.process_item"),
-    "notion": QueueSpec("notion", "notion", "notion-high", "gleaner_notion.jobs.import_item"),
+    "notion": QueueSpec(
+        "notion", "notion", "notion-high", "gleaner_notion.jobs.import_item"
+    ),
 }
 
 ALL_QUEUE_NAMES: tuple[str, ...] = tuple(
     name for spec in QUEUES.values() for name in (spec.high_name, spec.name)
 )
+
+
+def as_stage(name: str) -> Stage:
+    """A stage name read back from SQL, checked."""
+    if name not in QUEUES:
+        raise ValueError(f"unknown stage {name!r}")
+    return name
 
 
 def next_stage(stages: Sequence[str], stage: str) -> Stage | None:
@@ -58,7 +71,9 @@ def next_stage(stages: Sequence[str], stage: str) -> Stage | None:
     return stages[index + 1] if index + 1 < len(stages) else None  # type: ignore[return-value]
 
 
-def retry_delay(settings: Settings, stage: Stage, attempts_done: int, retry_after: float | None) -> float:
+def retry_delay(
+    settings: Settings, stage: Stage, attempts_done: int, retry_after: float | None
+) -> float:
     """Seconds to wait before the next attempt: the queue's delay for it, or longer if told to wait."""
     delays = settings.retry_delays(stage) or [0]
     delay = float(delays[min(attempts_done, len(delays) - 1)])
@@ -89,10 +104,14 @@ class ItemJob:
     job_id: str
     high_priority: bool = False
     delay: float = 0.0
-    job_path: str | None = None  # None: the stage's job; tests pass their own importable job
+    job_path: str | None = (
+        None  # None: the stage's job; tests pass their own importable job
+    )
 
 
-def enqueue_item_jobs(redis: Redis, settings: Settings, jobs: Iterable[ItemJob]) -> list[Job]:
+def enqueue_item_jobs(
+    redis: Redis, settings: Settings, jobs: Iterable[ItemJob]
+) -> list[Job]:
     """Enqueue many item jobs in one pipelined round trip; delayed ones go to RQ's scheduled registry.
 
     In eager mode (development only) each job runs here, synchronously, before this returns.
@@ -102,7 +121,13 @@ def enqueue_item_jobs(redis: Redis, settings: Settings, jobs: Iterable[ItemJob])
     if settings.EAGER:
         for job in jobs:
             queue = rq_queue(redis, _queue_name(job), is_async=False)
-            created.append(queue.enqueue_call(job.job_path or QUEUES[job.stage].job_path, args=(job.item_id,), **_job_options(settings, job)))
+            created.append(
+                queue.enqueue_call(
+                    job.job_path or QUEUES[job.stage].job_path,
+                    args=(job.item_id,),
+                    **_job_options(settings, job),
+                )
+            )
         return created
     by_queue: dict[str, list[ItemJob]] = {}
     for job in jobs:
@@ -141,7 +166,9 @@ def _queue_name(job: ItemJob) -> str:
     return spec.high_name if job.high_priority else spec.name
 
 
-def _job_options(settings: Settings, job: ItemJob, timeout_key: str = "timeout") -> dict[str, Any]:
+def _job_options(
+    settings: Settings, job: ItemJob, timeout_key: str = "timeout"
+) -> dict[str, Any]:
     # prepare_data and enqueue_call call the job timeout "timeout"; enqueue_in calls it "job_timeout".
     return {
         "job_id": job.job_id,

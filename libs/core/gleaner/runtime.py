@@ -28,8 +28,18 @@ class Runtime:
     def start(cls, settings: Settings) -> Runtime:
         engine = make_engine(settings.database_url)
         # Worker and API calls to Redis must fail fast when it is gone, not hang a request or a job.
-        redis = Redis.from_url(settings.REDIS_URL, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)
-        return cls(settings=settings, engine=engine, sessions=make_sessionmaker(engine), redis=redis)
+        redis = Redis.from_url(
+            settings.REDIS_URL,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+        )
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=make_sessionmaker(engine),
+            redis=redis,
+        )
 
     def close(self) -> None:
         self.engine.dispose()

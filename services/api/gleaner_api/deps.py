@@ -46,7 +46,9 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
-_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer glr_…`")
+_bearer = HTTPBearer(
+    auto_error=False, description="An API key: `Authorization: Bearer glr_…`"
+)
 
 
 def get_owner(
@@ -58,10 +60,14 @@ def get_owner(
     if not runtime.settings.AUTH_ENABLED:
         return runtime.settings.BOOTSTRAP_OWNER
     if credentials is None:
-        raise Unauthorized("send an API key as `Authorization: Bearer <key>`", code="missing_api_key")
+        raise Unauthorized(
+            "send an API key as `Authorization: Bearer <key>`", code="missing_api_key"
+        )
     owner = owner_for_key(session, credentials.credentials)
     if owner is None:
-        raise Unauthorized("the API key is not valid or was revoked", code="invalid_api_key")
+        raise Unauthorized(
+            "the API key is not valid or was revoked", code="invalid_api_key"
+        )
     session.commit()
     return owner
 

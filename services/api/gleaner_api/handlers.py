@@ -21,55 +21,93 @@ from gleaner.errors import GleanerError, ServiceUnavailable
 log = structlog.get_logger("gleaner.api")
 
 
-def error_response(status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     return JSONResponse(
-        {"error": {"code": code, "message": message, "details": details}}, status_code=status, headers=headers
+        {"error": {"code": code, "message": message, "details": details}},
+        status_code=status,
+        headers=headers,
     )
 
 
 async def _gleaner_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GleanerError)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, ServiceUnavailable) else None
+    headers = (
+        {"Retry-After": str(exc.retry_after)}
+        if isinstance(exc, ServiceUnavailable)
+        else None
+    )
     return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"location": list(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type", "")}
+        {
+            "location": list(err.get("loc", ())),
+            "message": err.get("msg", ""),
+            "type": err.get("type", ""),
+        }
         for err in exc.errors()
     ]
     if any(err["type"] == "json_invalid" for err in errors):
-        return error_response(400, "malformed_json", "the request body is not valid JSON", errors)
-    summary = "; ".join(f"{'.'.join(str(p) for p in e['location'])}: {e['message']}" for e in errors[:5])
-    return error_response(422, "validation_error", summary or "the request is not valid", errors)
+        return error_response(
+            400, "malformed_json", "the request body is not valid JSON", errors
+        )
+    summary = "; ".join(
+        f"{'.'.join(str(p) for p in e['location'])}: {e['message']}" for e in errors[:5]
+    )
+    return error_response(
+        422, "validation_error", summary or "the request is not valid", errors
+    )
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
-    return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+    code = {404: "not_found", 405: "method_not_allowed"}.get(
+        exc.status_code, f"http_{exc.status_code}"
+    )
+    return error_response(
+        exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
+    )
 
 
 async def _redis_down(_request: Request, exc: Exception) -> JSONResponse:
     log.warning("redis_unavailable", error=str(exc))
-    return error_response(503, "redis_unavailable", "the queue (Redis) cannot be reached; try again shortly",
-                          headers={"Retry-After": "5"})
+    return error_response(
+        503,
+        "redis_unavailable",
+        "the queue (Redis) cannot be reached; try again shortly",
+        headers={"Retry-After": "5"},
+    )
 
 
 async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
         log.warning("database_unavailable", error=str(exc.orig))
-        return error_response(503, "database_unavailable", "the database cannot be reached; try again shortly",
-                              headers={"Retry-After": "5"})
+        return error_response(
+            503,
+            "database_unavailable",
+            "the database cannot be reached; try again shortly",
+            headers={"Retry-After": "5"},
+        )
     log.exception("database_error")
-    return error_response(500, "internal_error", "the server failed; the error was logged")
+    return error_response(
+        500, "internal_error", "the server failed; the error was logged"
+    )
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled_error", exc_info=exc)
-    return error_response(500, "internal_error", "the server failed; the error was logged")
+    return error_response(
+        500, "internal_error", "the server failed; the error was logged"
+    )
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -7,8 +7,10 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gleaner.queues import PIPELINE_STAGES
+from gleaner.settings import Stage
+
 T = TypeVar("T")
-StageName = Literal["parsing", "ai", "notion"]
 
 
 class Strict(BaseModel):
@@ -107,14 +109,18 @@ class ProcessingConfig(Strict):
 
 
 class NotionTarget(Strict):
-    database_id: str | None = Field(default=None, max_length=64, description="default: GLEANER_NOTION_DATABASE_ID")
-    properties: dict[str, Any] = Field(default_factory=dict, description="page properties merged into each page")
+    database_id: str | None = Field(
+        default=None, max_length=64, description="default: GLEANER_NOTION_DATABASE_ID"
+    )
+    properties: dict[str, Any] = Field(
+        default_factory=dict, description="page properties merged into each page"
+    )
 
 
 class PipelineCreate(Strict):
     urls: list[str] | None = None
     link_ids: list[int] | None = None
-    stages: list[StageName] = Field(default_factory=lambda: ["parsing", "ai", "notion"])
+    stages: list[Stage] = Field(default_factory=lambda: list(PIPELINE_STAGES))
     processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
     model_id: int | None = None
     notion: NotionTarget = Field(default_factory=NotionTarget)
@@ -173,7 +179,9 @@ class ItemRead(BaseModel):
     job_id: str | None
     error_code: str | None
     error_message: str | None
-    position: int | None = Field(description="place in its queue while queued (0 = next)")
+    position: int | None = Field(
+        description="place in its queue while queued (0 = next)"
+    )
     started_at: datetime | None
     completed_at: datetime | None
     link_id: int | None

@@ -38,14 +38,29 @@ def find_redis_server() -> str:
         bundled = Path(spec.origin).parent / "bin" / "redis-server"
         if bundled.exists():
             return str(bundled)
-    raise SystemExit("gleaner: no redis-server found; install Debian's redis-server or run `make install`")
+    raise SystemExit(
+        "gleaner: no redis-server found; install Debian's redis-server or run `make install`"
+    )
 
 
 def start_redis(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     data_dir.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
-        [find_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir.resolve()),
-         "--save", "60 1", "--appendonly", "no", "--logfile", "redis.log"],
+        [
+            find_redis_server(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data_dir.resolve()),
+            "--save",
+            "60 1",
+            "--appendonly",
+            "no",
+            "--logfile",
+            "redis.log",
+        ],
         start_new_session=True,  # Ctrl-C reaches only us; we stop Redis last, after the workers
     )
 
@@ -109,16 +124,32 @@ def run(port: int = 8000, redis_port: int = 6380) -> int:
     runtime.close()
 
     python = sys.executable
-    commands = [[python, "-m", "gleaner_api", "serve", "--host", "127.0.0.1", "--port", str(port)]]
+    commands = [
+        [
+            python,
+            "-m",
+            "gleaner_api",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+    ]
     commands += [[python, "-m", f"gleaner_{stage}"] for stage in STAGES]
     for index, command in enumerate(commands):
         # each worker its own metrics port, so they do not collide on one machine
         child_env = {**env, "GLEANER_WORKER_METRICS_PORT": str(9100 + index)}
-        children.append(subprocess.Popen(command, env=child_env, start_new_session=True))
+        children.append(
+            subprocess.Popen(command, env=child_env, start_new_session=True)
+        )
 
     def stop(*_: object) -> None:
         # Workers and the API first (each finishes its job), Redis last, so nothing loses its queue.
-        for group in (children[1:] if redis else children, children[:1] if redis else []):
+        for group in (
+            children[1:] if redis else children,
+            children[:1] if redis else [],
+        ):
             for child in group:
                 if child.poll() is None:
                     child.send_signal(signal.SIGTERM)
@@ -133,13 +164,17 @@ def run(port: int = 8000, redis_port: int = 6380) -> int:
     signal.signal(signal.SIGINT, stop)
     base = f"http://127.0.0.1:{port}"
     wait_until_ready(f"{base}/readyz")
-    notion = "Notion: dry run (set GLEANER_NOTION_TOKEN to file real pages)" if settings.NOTION_TOKEN is None else "Notion: live"
+    notion = (
+        "Notion: dry run (set GLEANER_NOTION_TOKEN to file real pages)"
+        if settings.NOTION_TOKEN is None
+        else "Notion: live"
+    )
     sys.stdout.write(
         f"""
 Gleaner is running.
   API and web page: {base}/      API docs: {base}/docs
   API key:          {key}
-  {notion}; AI: {settings.AI_PROVIDER}; database: {settings.database_url}; Redis: {env['GLEANER_REDIS_URL']}
+  {notion}; AI: {settings.AI_PROVIDER}; database: {settings.database_url}; Redis: {env["GLEANER_REDIS_URL"]}
 
 Try it:
   curl -s -X POST {base}/api/pipelines -H 'Authorization: Bearer {key}' \\
@@ -152,6 +187,8 @@ Ctrl-C stops everything.
     while True:
         for child in children:
             if child.poll() is not None:
-                sys.stderr.write(f"gleaner: {' '.join(child.args)} exited with {child.returncode}; stopping\n")  # type: ignore[arg-type]
+                sys.stderr.write(
+                    f"gleaner: {child.args!r} exited with {child.returncode}; stopping\n"
+                )
                 stop()
         time.sleep(1)

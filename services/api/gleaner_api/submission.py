@@ -16,7 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gleaner.errors import InvalidRequest, NotFound
-from gleaner.models import AIModel, AIProcessedContent, Link, ParsedContent, ProcessingTask, TaskType
+from gleaner.models import (
+    AIModel,
+    AIProcessedContent,
+    Link,
+    ParsedContent,
+    ProcessingTask,
+    TaskType,
+)
 from gleaner.queues import enqueue_item_jobs
 from gleaner.runtime import Runtime
 from gleaner.settings import Stage
@@ -69,25 +76,44 @@ def submit(
     return task, True
 
 
-def owned_ids(session: Session, model: type[Link] | type[ParsedContent] | type[AIProcessedContent], owner: str, ids: Sequence[int]) -> list[int]:
+def owned_ids(
+    session: Session,
+    model: type[Link] | type[ParsedContent] | type[AIProcessedContent],
+    owner: str,
+    ids: Sequence[int],
+) -> list[int]:
     """`ids` in order without repeats, after checking every one exists and belongs to `owner`."""
     wanted = list(dict.fromkeys(ids))
     if model is Link:
         query = select(Link.id).where(Link.id.in_(wanted), Link.owner == owner)
     elif model is ParsedContent:
-        query = select(ParsedContent.id).join(Link).where(ParsedContent.id.in_(wanted), Link.owner == owner)
+        query = (
+            select(ParsedContent.id)
+            .join(Link)
+            .where(ParsedContent.id.in_(wanted), Link.owner == owner)
+        )
     else:
         query = (
             select(AIProcessedContent.id)
-            .join(ParsedContent, AIProcessedContent.parsed_content_id == ParsedContent.id)
+            .join(
+                ParsedContent, AIProcessedContent.parsed_content_id == ParsedContent.id
+            )
             .join(Link)
             .where(AIProcessedContent.id.in_(wanted), Link.owner == owner)
         )
     found = set(session.scalars(query))
     missing = [i for i in wanted if i not in found]
     if missing:
-        noun = {Link: "links", ParsedContent: "parsed contents", AIProcessedContent: "AI contents"}[model]
-        raise NotFound(f"unknown {noun}: {missing[:20]}", code="not_found", details={"missing": missing})
+        noun = {
+            Link: "links",
+            ParsedContent: "parsed contents",
+            AIProcessedContent: "AI contents",
+        }[model]
+        raise NotFound(
+            f"unknown {noun}: {missing[:20]}",
+            code="not_found",
+            details={"missing": missing},
+        )
     return wanted
 
 
@@ -95,11 +121,18 @@ def resolve_model(session: Session, model_id: int | None) -> int:
     """The AI model a request names, or the default one."""
     if model_id is not None:
         if session.get(AIModel, model_id) is None:
-            raise NotFound(f"AI model {model_id} does not exist", code="model_not_found")
+            raise NotFound(
+                f"AI model {model_id} does not exist", code="model_not_found"
+            )
         return model_id
-    default = session.scalar(select(AIModel.id).where(AIModel.is_default.is_(True)).order_by(AIModel.id))
+    default = session.scalar(
+        select(AIModel.id).where(AIModel.is_default.is_(True)).order_by(AIModel.id)
+    )
     if default is None:
-        raise InvalidRequest("no default AI model is configured; name a model_id", code="no_default_model")
+        raise InvalidRequest(
+            "no default AI model is configured; name a model_id",
+            code="no_default_model",
+        )
     return int(default)
 
 

@@ -23,9 +23,13 @@ def get_owned_task(session: Session, owner: str, task_id: int) -> ProcessingTask
     return task
 
 
-def queue_positions(redis: Redis, task: ProcessingTask, items: list[TaskItem]) -> dict[int, int | None]:
+def queue_positions(
+    redis: Redis, task: ProcessingTask, items: list[TaskItem]
+) -> dict[int, int | None]:
     """Jobs ahead of each queued item in its stage's queues (the high lane runs first)."""
-    queued = [item for item in items if item.status == ItemStatus.QUEUED and item.job_id][:MAX_POSITIONS]
+    queued = [
+        item for item in items if item.status == ItemStatus.QUEUED and item.job_id
+    ][:MAX_POSITIONS]
     if not queued:
         return {}
     high = bool(task.config.get("high_priority"))
@@ -39,12 +43,14 @@ def queue_positions(redis: Redis, task: ProcessingTask, items: list[TaskItem]) -
     for index, item in enumerate(queued):
         place, high_length = answers[2 * index], answers[2 * index + 1]
         # None: not waiting in a list (a retry scheduled for later, or lost and about to be re-enqueued)
-        positions[item.id] = None if place is None else int(place) + (0 if high else int(high_length))
+        positions[item.id] = (
+            None if place is None else int(place) + (0 if high else int(high_length))
+        )
     return positions
 
 
 def workers_per_stage(redis: Redis) -> dict[str, int]:
-    counts = {stage: 0 for stage in QUEUES}
+    counts: dict[str, int] = dict.fromkeys(QUEUES, 0)
     for worker in Worker.all(connection=redis):
         names = set(worker.queue_names())
         for stage, spec in QUEUES.items():
@@ -53,7 +59,12 @@ def workers_per_stage(redis: Redis) -> dict[str, int]:
     return counts
 
 
-def eta_seconds(session: Session, redis: Redis, task: ProcessingTask, progress: dict[str, dict[str, int]]) -> float | None:
+def eta_seconds(
+    session: Session,
+    redis: Redis,
+    task: ProcessingTask,
+    progress: dict[str, dict[str, int]],
+) -> float | None:
     """Remaining work per stage × the stage's median attempt time ÷ its workers; None until measured."""
     if task.finished_items >= task.total_items:
         return 0.0
@@ -70,7 +81,9 @@ def eta_seconds(session: Session, redis: Redis, task: ProcessingTask, progress: 
     return round(total, 1)
 
 
-def render_task(session: Session, redis: Redis, task: ProcessingTask, include_items: bool) -> dict[str, object]:
+def render_task(
+    session: Session, redis: Redis, task: ProcessingTask, include_items: bool
+) -> dict[str, object]:
     progress = tasks.stage_progress(session, task)
     body: dict[str, object] = {
         "id": task.id,
@@ -97,7 +110,13 @@ def render_task(session: Session, redis: Redis, task: ProcessingTask, include_it
         "items": None,
     }
     if include_items:
-        items = list(session.scalars(select(TaskItem).where(TaskItem.task_id == task.id).order_by(TaskItem.id)))
+        items = list(
+            session.scalars(
+                select(TaskItem)
+                .where(TaskItem.task_id == task.id)
+                .order_by(TaskItem.id)
+            )
+        )
         positions = queue_positions(redis, task, items)
         body["items"] = [
             {

@@ -9,13 +9,17 @@ from gleaner.models import Base
 from gleaner.settings import load_settings
 
 url = context.config.get_main_option("sqlalchemy.url") or load_settings().database_url
-engine = make_engine(url, )
+engine = make_engine(
+    url,
+)
 
 with engine.connect() as connection:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
-        render_as_batch=url.startswith("sqlite"),  # SQLite alters tables by copying them
+        render_as_batch=url.startswith(
+            "sqlite"
+        ),  # SQLite alters tables by copying them
         compare_type=True,
     )
     with context.begin_transaction():

@@ -27,6 +27,8 @@ def create_model(body: AIModelCreate, session: SessionDep, _owner: OwnerDep) -> 
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"an AI model named {body.name!r} exists already", code="model_exists") from exc
+        raise Conflict(
+            f"an AI model named {body.name!r} exists already", code="model_exists"
+        ) from exc
     session.commit()
     return model

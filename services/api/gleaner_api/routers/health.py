@@ -38,7 +38,13 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
     if ready:
         return JSONResponse({"status": "ready", "checks": checks})
     return JSONResponse(
-        {"error": {"code": "not_ready", "message": "a dependency is unavailable", "details": checks}},
+        {
+            "error": {
+                "code": "not_ready",
+                "message": "a dependency is unavailable",
+                "details": checks,
+            }
+        },
         status_code=503,
         headers={"Retry-After": "5"},
     )

@@ -8,7 +8,12 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from rq import Queue, Worker
-from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.registry import (
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
 from sqlalchemy import case, func, select
 
 from gleaner.models import ProcessingTask, TaskItem, TaskStatus
@@ -51,10 +56,18 @@ def describe_queues(redis: RedisDep) -> dict[str, dict[str, Any]]:
                 "name": name,
                 "stage": spec.stage,
                 "count": queue.count,
-                "started_job_registry": StartedJobRegistry(queue=queue).get_job_count(cleanup=False),
-                "scheduled_job_registry": ScheduledJobRegistry(queue=queue).get_job_count(cleanup=False),
-                "finished_job_registry": FinishedJobRegistry(queue=queue).get_job_count(cleanup=False),
-                "failed_job_registry": FailedJobRegistry(queue=queue).get_job_count(cleanup=False),
+                "started_job_registry": StartedJobRegistry(queue=queue).get_job_count(
+                    cleanup=False
+                ),
+                "scheduled_job_registry": ScheduledJobRegistry(  # type: ignore[no-untyped-call]
+                    queue=queue
+                ).get_job_count(cleanup=False),
+                "finished_job_registry": FinishedJobRegistry(queue=queue).get_job_count(
+                    cleanup=False
+                ),
+                "failed_job_registry": FailedJobRegistry(queue=queue).get_job_count(
+                    cleanup=False
+                ),
             }
     return queues
 
@@ -79,18 +92,43 @@ def statistics(session: SessionDep, owner: OwnerDep) -> dict[str, Any]:
             t.type,
             func.count(),
             func.sum(case((t.status == TaskStatus.COMPLETED, 1), else_=0)),
-            func.sum(case((t.status.in_([TaskStatus.FAILED, TaskStatus.PARTIALLY_FAILED]), 1), else_=0)),
-            func.sum(case((t.status.in_([TaskStatus.QUEUED, TaskStatus.RUNNING]), 1), else_=0)),
+            func.sum(
+                case(
+                    (t.status.in_([TaskStatus.FAILED, TaskStatus.PARTIALLY_FAILED]), 1),
+                    else_=0,
+                )
+            ),
+            func.sum(
+                case(
+                    (t.status.in_([TaskStatus.QUEUED, TaskStatus.RUNNING]), 1), else_=0
+                )
+            ),
             func.sum(t.completed_items),
             func.sum(t.failed_items),
         )
         .where(t.owner == owner)
         .group_by(t.type)
     ).all()
-    names = {"parsing": "parsing", "ai": "ai_processing", "notion": "notion_import", "pipeline": "pipeline"}
-    by_type = {names[r[0]]: {"total": r[1], "completed": int(r[2] or 0), "failed": int(r[3] or 0), "running": int(r[4] or 0)} for r in rows}
+    names = {
+        "parsing": "parsing",
+        "ai": "ai_processing",
+        "notion": "notion_import",
+        "pipeline": "pipeline",
+    }
+    by_type = {
+        names[r[0]]: {
+            "total": r[1],
+            "completed": int(r[2] or 0),
+            "failed": int(r[3] or 0),
+            "running": int(r[4] or 0),
+        }
+        for r in rows
+    }
     running_items = session.scalar(
-        select(func.count()).select_from(TaskItem).join(t).where(t.owner == owner, TaskItem.status == "running")
+        select(func.count())
+        .select_from(TaskItem)
+        .join(t)
+        .where(t.owner == owner, TaskItem.status == "running")
     )
     return {
         "success": True,
@@ -116,7 +154,11 @@ def health(redis: RedisDep, _owner: OwnerDep) -> JSONResponse:
         queue_info = describe_queues(redis)
     except RedisError as exc:
         return JSONResponse(
-            {"success": False, "healthy": False, "health": {"redis": "disconnected", "error": str(exc)}},
+            {
+                "success": False,
+                "healthy": False,
+                "health": {"redis": "disconnected", "error": str(exc)},
+            },
             status_code=503,
             headers={"Retry-After": "5"},
         )
@@ -125,7 +167,11 @@ def health(redis: RedisDep, _owner: OwnerDep) -> JSONResponse:
     for spec in QUEUES.values():
         pending = queue_info[spec.name]["count"] + queue_info[spec.high_name]["count"]
         listening = sum(1 for w in found if spec.name in w["queues"])
-        queues_health[spec.name] = {"healthy": pending == 0 or listening > 0, "pending": pending, "workers": listening}
+        queues_health[spec.name] = {
+            "healthy": pending == 0 or listening > 0,
+            "pending": pending,
+            "workers": listening,
+        }
     queues_healthy = all(q["healthy"] for q in queues_health.values())
     body = {
         "success": True,
@@ -133,7 +179,12 @@ def health(redis: RedisDep, _owner: OwnerDep) -> JSONResponse:
         "health": {
             "redis": "connected",
             "redis_version": info.get("redis_version"),
-            "workers": {"total": len(found), "active": len(found), "busy": busy, "idle": len(found) - busy},
+            "workers": {
+                "total": len(found),
+                "active": len(found),
+                "busy": busy,
+                "idle": len(found) - busy,
+            },
             "queues_healthy": queues_healthy,
             "queues": queues_health,
         },

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import APIRouter
 
 from gleaner.errors import InvalidRequest
@@ -9,12 +11,18 @@ from gleaner.queues import PIPELINE_STAGES
 from gleaner.tasks import ItemInput
 from gleaner_api.deps import OwnerDep, RuntimeDep, SessionDep
 from gleaner_api.schemas import LinkRead, PipelineCreate, TaskQueued
-from gleaner_api.submission import check_batch_size, owned_ids, queued_message, resolve_model, submit
+from gleaner_api.submission import (
+    check_batch_size,
+    owned_ids,
+    queued_message,
+    resolve_model,
+    submit,
+)
 
 router = APIRouter(prefix="/api/pipelines", tags=["pipelines"])
 
 
-def _check_stages(stages: list[str]) -> None:
+def _check_stages(stages: Sequence[str]) -> None:
     # Links enter at parsing, and each stage needs the one before it: a prefix of the pipeline.
     if not stages or stages != list(PIPELINE_STAGES[: len(stages)]):
         raise InvalidRequest(
@@ -24,23 +32,31 @@ def _check_stages(stages: list[str]) -> None:
 
 
 @router.post("", status_code=202, response_model=TaskQueued)
-def run_pipeline(body: PipelineCreate, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep) -> TaskQueued:
+def run_pipeline(
+    body: PipelineCreate, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
+) -> TaskQueued:
     """Run links through the chosen stages; each item moves on as soon as its own stage is done."""
     settings = runtime.settings
     _check_stages(body.stages)
     count = len(body.urls or []) + len(body.link_ids or [])
     check_batch_size(settings.MAX_BATCH_SIZE, count)
-    links, _ = get_or_create_links(session, owner, body.urls or [], settings.MAX_URL_LENGTH)
+    links, _ = get_or_create_links(
+        session, owner, body.urls or [], settings.MAX_URL_LENGTH
+    )
     if body.link_ids:
         ids = owned_ids(session, Link, owner, body.link_ids)
         known = {link.id for link in links}
         links += [session.get_one(Link, i) for i in ids if i not in known]
-    config: dict[str, object] = {"processing_config": body.processing_config.model_dump()}
+    config: dict[str, object] = {
+        "processing_config": body.processing_config.model_dump()
+    }
     if "ai" in body.stages:
         config["model_id"] = resolve_model(session, body.model_id)
     if "notion" in body.stages:
         config["notion"] = {
-            "database_id": body.notion.database_id or settings.NOTION_DATABASE_ID or None,
+            "database_id": body.notion.database_id
+            or settings.NOTION_DATABASE_ID
+            or None,
             "properties": body.notion.properties,
         }
     task, dispatched = submit(
@@ -49,7 +65,10 @@ def run_pipeline(body: PipelineCreate, session: SessionDep, runtime: RuntimeDep,
         owner=owner,
         task_type=TaskType.PIPELINE,
         stages=body.stages,
-        inputs=[ItemInput(item_id=link.id, item_type="link", link_id=link.id) for link in links],
+        inputs=[
+            ItemInput(item_id=link.id, item_type="link", link_id=link.id)
+            for link in links
+        ],
         config=config,
         high_priority=body.priority == "high",
     )

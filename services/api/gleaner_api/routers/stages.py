@@ -6,13 +6,13 @@ task of the caller (the same as /api/tasks/{id}, kept at these paths for the ori
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
 from gleaner import tasks
-from gleaner.models import AIProcessedContent, Link, ParsedContent, TaskStatus, TaskType
 from gleaner.errors import Conflict
+from gleaner.models import AIProcessedContent, Link, ParsedContent, TaskStatus, TaskType
 from gleaner.queues import cancel_jobs, enqueue_item_jobs
 from gleaner.settings import Stage
 from gleaner.tasks import ItemInput
@@ -28,7 +28,13 @@ from gleaner_api.schemas import (
     TaskQueued,
     TaskRetried,
 )
-from gleaner_api.submission import check_batch_size, owned_ids, queued_message, resolve_model, submit
+from gleaner_api.submission import (
+    check_batch_size,
+    owned_ids,
+    queued_message,
+    resolve_model,
+    submit,
+)
 from gleaner_api.taskviews import get_owned_task, render_task
 
 parsing = APIRouter(prefix="/api/parsing/async", tags=["parsing"])
@@ -42,7 +48,7 @@ def _queue_stage(
     owner: str,
     stage: Stage,
     inputs: list[ItemInput],
-    config: dict[str, object],
+    config: dict[str, Any],
     high_priority: bool,
     noun: str,
 ) -> TaskQueued:
@@ -69,36 +75,78 @@ def _queue_stage(
 # --- parsing ----------------------------------------------------------------------------------------
 
 
-def _parse(session: SessionDep, runtime: RuntimeDep, owner: str, link_ids: list[int], priority: str) -> TaskQueued:
+def _parse(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    owner: str,
+    link_ids: list[int],
+    priority: str,
+) -> TaskQueued:
     check_batch_size(runtime.settings.MAX_BATCH_SIZE, len(link_ids))
     ids = owned_ids(session, Link, owner, link_ids)
     inputs = [ItemInput(item_id=i, item_type="link", link_id=i) for i in ids]
-    return _queue_stage(session, runtime, owner, "parsing", inputs, {}, priority == "high", "Parsing batch")
+    return _queue_stage(
+        session,
+        runtime,
+        owner,
+        "parsing",
+        inputs,
+        {},
+        priority == "high",
+        "Parsing batch",
+    )
 
 
 @parsing.post("/batch", status_code=202, response_model=TaskQueued)
-def parse_batch(body: ParsingBatch, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep) -> TaskQueued:
+def parse_batch(
+    body: ParsingBatch, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
+) -> TaskQueued:
     return _parse(session, runtime, owner, body.link_ids, body.priority)
 
 
 @parsing.post("/single/{link_id}", status_code=202, response_model=TaskQueued)
-def parse_single(link_id: int, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep) -> TaskQueued:
+def parse_single(
+    link_id: int, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
+) -> TaskQueued:
     return _parse(session, runtime, owner, [link_id], "normal")
 
 
 # --- ai ---------------------------------------------------------------------------------------------
 
 
-def _process(session: SessionDep, runtime: RuntimeDep, owner: str, ids: list[int], body: AISingle | AIBatch) -> TaskQueued:
+def _process(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    owner: str,
+    ids: list[int],
+    body: AISingle | AIBatch,
+) -> TaskQueued:
     check_batch_size(runtime.settings.MAX_BATCH_SIZE, len(ids))
     ids = owned_ids(session, ParsedContent, owner, ids)
-    config = {"model_id": resolve_model(session, body.model_id), "processing_config": body.processing_config.model_dump()}
-    inputs = [ItemInput(item_id=i, item_type="parsed_content", parsed_content_id=i) for i in ids]
-    return _queue_stage(session, runtime, owner, "ai", inputs, config, body.priority == "high", "AI batch")
+    config = {
+        "model_id": resolve_model(session, body.model_id),
+        "processing_config": body.processing_config.model_dump(),
+    }
+    inputs = [
+        ItemInput(item_id=i, item_type="parsed_content", parsed_content_id=i)
+        for i in ids
+    ]
+    return _queue_stage(
+        session,
+        runtime,
+        owner,
+        "ai",
+        inputs,
+        config,
+        body.priority == "high",
+        "AI batch",
+    )
 
 
 @ai.post("/batch", status_code=202, response_model=TaskQueued)
-def ai_batch(body: AIBatch, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep) -> TaskQueued:
+def ai_batch(
+    body: AIBatch, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
+) -> TaskQueued:
     return _process(session, runtime, owner, body.parsed_content_ids, body)
 
 
@@ -116,21 +164,42 @@ def ai_single(
 # --- notion -----------------------------------------------------------------------------------------
 
 
-def _file(session: SessionDep, runtime: RuntimeDep, owner: str, ids: list[int], body: NotionSingle | NotionBatch) -> TaskQueued:
+def _file(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    owner: str,
+    ids: list[int],
+    body: NotionSingle | NotionBatch,
+) -> TaskQueued:
     check_batch_size(runtime.settings.MAX_BATCH_SIZE, len(ids))
     ids = owned_ids(session, AIProcessedContent, owner, ids)
     config = {
         "notion": {
-            "database_id": body.database_id or runtime.settings.NOTION_DATABASE_ID or None,
+            "database_id": body.database_id
+            or runtime.settings.NOTION_DATABASE_ID
+            or None,
             "properties": body.properties,
         }
     }
-    inputs = [ItemInput(item_id=i, item_type="ai_content", ai_content_id=i) for i in ids]
-    return _queue_stage(session, runtime, owner, "notion", inputs, config, body.priority == "high", "Notion import")
+    inputs = [
+        ItemInput(item_id=i, item_type="ai_content", ai_content_id=i) for i in ids
+    ]
+    return _queue_stage(
+        session,
+        runtime,
+        owner,
+        "notion",
+        inputs,
+        config,
+        body.priority == "high",
+        "Notion import",
+    )
 
 
 @notion.post("/batch", status_code=202, response_model=TaskQueued)
-def notion_batch(body: NotionBatch, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep) -> TaskQueued:
+def notion_batch(
+    body: NotionBatch, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
+) -> TaskQueued:
     return _file(session, runtime, owner, body.ai_content_ids, body)
 
 
@@ -156,16 +225,22 @@ def task_status(
     include_items: Annotated[bool, Query()] = False,
 ) -> TaskEnvelope:
     task = get_owned_task(session, owner, task_id)
-    return TaskEnvelope.model_validate({"task": render_task(session, runtime.redis, task, include_items)})
+    return TaskEnvelope.model_validate(
+        {"task": render_task(session, runtime.redis, task, include_items)}
+    )
 
 
-def cancel_task(task_id: int, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep) -> TaskCancelled:
+def cancel_task(
+    task_id: int, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
+) -> TaskCancelled:
     """Cancel: queued jobs leave Redis, running ones stop at their next checkpoint."""
     task = get_owned_task(session, owner, task_id)
     runtime.redis.ping()
     unfinished = tasks.cancel_task(session, task)
     session.commit()
-    cancel_jobs(runtime.redis, task.id, [item.job_id for item in unfinished if item.job_id])
+    cancel_jobs(
+        runtime.redis, task.id, [item.job_id for item in unfinished if item.job_id]
+    )
     return TaskCancelled(
         task_id=task.id,
         status=task.status,
@@ -174,11 +249,16 @@ def cancel_task(task_id: int, session: SessionDep, runtime: RuntimeDep, owner: O
     )
 
 
-def retry_task(task_id: int, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep) -> TaskRetried:
+def retry_task(
+    task_id: int, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
+) -> TaskRetried:
     """Queue the failed items again at the stage they failed in; completed ones are left alone."""
     task = get_owned_task(session, owner, task_id)
     if task.status == TaskStatus.CANCELLED:
-        raise Conflict(f"task {task.id} was cancelled; submit its links again instead", code="task_cancelled")
+        raise Conflict(
+            f"task {task.id} was cancelled; submit its links again instead",
+            code="task_cancelled",
+        )
     runtime.redis.ping()
     jobs = tasks.retry_failed(session, task)
     session.commit()
@@ -193,6 +273,15 @@ def retry_task(task_id: int, session: SessionDep, runtime: RuntimeDep, owner: Ow
 
 
 for _router in (parsing, ai, notion):
-    _router.add_api_route("/status/{task_id}", task_status, methods=["GET"], response_model=TaskEnvelope)
-    _router.add_api_route("/cancel/{task_id}", cancel_task, methods=["DELETE"], response_model=TaskCancelled)
-    _router.add_api_route("/retry/{task_id}", retry_task, methods=["POST"], response_model=TaskRetried)
+    _router.add_api_route(
+        "/status/{task_id}", task_status, methods=["GET"], response_model=TaskEnvelope
+    )
+    _router.add_api_route(
+        "/cancel/{task_id}",
+        cancel_task,
+        methods=["DELETE"],
+        response_model=TaskCancelled,
+    )
+    _router.add_api_route(
+        "/retry/{task_id}", retry_task, methods=["POST"], response_model=TaskRetried
+    )

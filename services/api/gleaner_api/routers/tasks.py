@@ -18,7 +18,12 @@ from gleaner_api.taskviews import get_owned_task, render_task
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
-FINISHED = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.PARTIALLY_FAILED, TaskStatus.CANCELLED}
+FINISHED = {
+    TaskStatus.COMPLETED,
+    TaskStatus.FAILED,
+    TaskStatus.PARTIALLY_FAILED,
+    TaskStatus.CANCELLED,
+}
 
 
 @router.get("", response_model=Page[TaskRead])
@@ -27,7 +32,7 @@ def list_tasks(
     runtime: RuntimeDep,
     owner: OwnerDep,
     status: TaskStatus | None = None,
-    type: TaskType | None = None,  # noqa: A002 - the field's name in the original design
+    type: TaskType | None = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[TaskRead]:
@@ -37,8 +42,15 @@ def list_tasks(
     if type is not None:
         query = query.where(ProcessingTask.type == type)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(ProcessingTask.id.desc()).offset((page - 1) * page_size).limit(page_size))
-    items = [TaskRead.model_validate(render_task(session, runtime.redis, task, False)) for task in rows]
+    rows = session.scalars(
+        query.order_by(ProcessingTask.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    items = [
+        TaskRead.model_validate(render_task(session, runtime.redis, task, False))
+        for task in rows
+    ]
     return Page(items=items, total=total, page=page, page_size=page_size)
 
 
@@ -51,7 +63,9 @@ def get_task(
     include_items: Annotated[bool, Query()] = True,
 ) -> TaskEnvelope:
     task = get_owned_task(session, owner, task_id)
-    return TaskEnvelope.model_validate({"task": render_task(session, runtime.redis, task, include_items)})
+    return TaskEnvelope.model_validate(
+        {"task": render_task(session, runtime.redis, task, include_items)}
+    )
 
 
 @router.get("/{task_id}/events")
@@ -70,7 +84,10 @@ async def task_events(
     def snapshot() -> dict[str, Any]:
         with session_scope(runtime.sessions) as s:
             task = s.get_one(ProcessingTask, task_id)
-            return jsonable_encoder(render_task(s, runtime.redis, task, include_items))
+            body: dict[str, Any] = jsonable_encoder(
+                render_task(s, runtime.redis, task, include_items)
+            )
+            return body
 
     async def stream() -> AsyncIterator[dict[str, str]]:
         last = ""
@@ -81,7 +98,10 @@ async def task_events(
                 last = text
                 yield {"event": "progress", "data": text}
             if body["status"] in FINISHED:
-                yield {"event": "end", "data": json.dumps({"id": task_id, "status": body["status"]})}
+                yield {
+                    "event": "end",
+                    "data": json.dumps({"id": task_id, "status": body["status"]}),
+                }
                 return
             await asyncio.sleep(runtime.settings.SSE_POLL_SECONDS)
 
