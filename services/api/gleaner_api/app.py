@@ -13,7 +13,16 @@ from gleaner.metrics import exposition, make_registry
 from gleaner.runtime import Runtime, set_current
 from gleaner.settings import Settings, load_settings
 from gleaner_api.handlers import install_handlers
-from gleaner_api.routers import ai_models, health, links, monitoring, pipelines, stages, tasks, web
+from gleaner_api.routers import (
+    ai_models,
+    health,
+    links,
+    monitoring,
+    pipelines,
+    stages,
+    tasks,
+    web,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

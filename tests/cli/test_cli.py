@@ -1,0 +1,169 @@
+"""The `gleaner` command against a real stack: real API, real workers for every stage, real pages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.conftest import Run
+from tests.servers import free_port
+from tests.stack import PageServer
+
+
+def task_id_of(stdout: str) -> int:
+    # The first line says "task <id>: Pipeline queued: …".
+    first = stdout.splitlines()[0]
+    assert first.startswith("task "), stdout
+    return int(first.split()[1].rstrip(":"))
+
+
+def one_error_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: "), stderr
+    return lines[0]
+
+
+class TestSubmit:
+    def test_wait_follows_every_stage_to_notion(
+        self, gleaner: Run, pages: PageServer
+    ) -> None:
+        urls = [pages.url("/article/alpha"), pages.url("/article/beta")]
+        result = gleaner("submit", *urls, "--wait")
+        assert result.returncode == 0, result.stdout + result.stderr
+        out = result.stdout
+        for stage in ("parsing", "ai", "notion"):
+            assert any(
+                line.startswith(stage) and "2/2" in line for line in out.splitlines()
+            ), out
+        assert "completed: 2 done, 0 failed" in out
+        assert out.count("Notion: dry run") == 2  # no Notion token in the stack
+        assert all(url in out for url in urls)
+
+        task = json.loads(gleaner("status", str(task_id_of(out)), "--json").stdout)
+        assert task["status"] == "completed"
+        assert [(i["stage"], i["status"]) for i in task["items"]] == [
+            ("notion", "completed")
+        ] * 2
+        assert {i["result_data"]["notion"]["state"] for i in task["items"]} == {
+            "dry_run"
+        }
+
+    def test_status_shows_queue_positions_while_waiting(
+        self, gleaner: Run, pages: PageServer
+    ) -> None:
+        # One parsing job at a time and 1.5 s per slow page: the later links wait in line.
+        links = "\n".join(pages.url(f"/slow/s{i}") for i in range(3))
+        submitted = gleaner("submit", "-", "--stages", "parsing", stdin=links + "\n")
+        assert submitted.returncode == 0, submitted.stderr
+        task_id = task_id_of(submitted.stdout)
+        status = gleaner("status", str(task_id))
+        assert status.returncode == 0, status.stderr
+        assert "in the parsing queue" in status.stdout, status.stdout
+        watched = gleaner("status", str(task_id), "--watch")
+        assert watched.returncode == 0, watched.stdout + watched.stderr
+        assert "completed: 3 done" in watched.stdout
+
+    def test_failed_item_is_reported_then_retried(
+        self, gleaner: Run, pages: PageServer
+    ) -> None:
+        broken, fine = pages.url("/fixable/gamma"), pages.url("/article/delta")
+        first = gleaner("submit", broken, fine, "--wait")
+        assert first.returncode == 3, (
+            first.stdout + first.stderr
+        )  # finished, with a failure
+        assert "partially_failed: 1 done, 1 failed" in first.stdout
+        failed_row = next(line for line in first.stdout.splitlines() if broken in line)
+        assert "failed" in failed_row
+        assert "http_404" in failed_row
+        task_id = task_id_of(first.stdout)
+        assert f"gleaner retry {task_id}" in first.stdout
+
+        pages.fix("gamma")
+        again = gleaner("retry", str(task_id), "--wait")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "retrying 1 failed item" in again.stdout
+        assert "completed: 2 done, 0 failed" in again.stdout
+
+    def test_cancel_stops_a_running_task(self, gleaner: Run, pages: PageServer) -> None:
+        submitted = gleaner(
+            "submit",
+            pages.url("/slow/c1"),
+            pages.url("/slow/c2"),
+            "--stages",
+            "parsing",
+        )
+        task_id = task_id_of(submitted.stdout)
+        cancelled = gleaner("cancel", str(task_id))
+        assert cancelled.returncode == 0, cancelled.stderr
+        assert f"task {task_id}: cancelled" in cancelled.stdout
+        watched = gleaner("status", str(task_id), "--watch")
+        assert watched.returncode == 3, watched.stdout + watched.stderr
+        assert f"task {task_id} (pipeline) cancelled: 0 done" in watched.stdout
+
+
+class TestErrors:
+    def test_bad_url_is_one_clear_line(self, gleaner: Run) -> None:
+        result = gleaner("submit", "ftp://example.com/file")
+        assert result.returncode == 1
+        assert result.stdout == ""
+        assert "HTTP 422, invalid_url" in one_error_line(result.stderr)
+
+    def test_api_down_is_one_clear_line(self, gleaner: Run) -> None:
+        nobody = f"http://127.0.0.1:{free_port()}"
+        result = gleaner("tasks", env={"GLEANER_API_URL": nobody})
+        assert result.returncode == 1
+        line = one_error_line(result.stderr)
+        assert f"cannot reach the Gleaner API at {nobody}" in line
+        assert "Traceback" not in result.stderr
+
+    def test_wrong_key_is_refused(self, gleaner: Run) -> None:
+        result = gleaner("workers", env={"GLEANER_API_KEY": "glr_not-a-key"})
+        assert result.returncode == 1
+        assert "HTTP 401, invalid_api_key" in one_error_line(result.stderr)
+
+    def test_unknown_task(self, gleaner: Run) -> None:
+        result = gleaner("retry", "999999")
+        assert result.returncode == 1
+        assert "task_not_found" in one_error_line(result.stderr)
+
+    def test_unknown_stage_is_a_usage_error(self, gleaner: Run) -> None:
+        result = gleaner(
+            "submit", "https://example.com/", "--stages", "parsing,summarize"
+        )
+        assert result.returncode == 2
+        assert "stages are parsing, ai, notion" in result.stderr
+
+
+class TestOverview:
+    def test_workers_queues_and_tasks(self, gleaner: Run, pages: PageServer) -> None:
+        gleaner(
+            "submit", pages.url("/article/epsilon"), "--stages", "parsing", "--wait"
+        )
+        workers = json.loads(gleaner("workers", "--json").stdout)
+        assert {q for w in workers["workers"] for q in w["queues"]} >= {
+            "parsing",
+            "ai",
+            "notion",
+        }
+        queues = gleaner("queues")
+        assert queues.returncode == 0
+        assert all(name in queues.stdout for name in ("parsing-high", "ai", "notion"))
+        tasks = gleaner("tasks", "--status", "completed")
+        assert tasks.returncode == 0
+        assert "parsing" in tasks.stdout
+        assert "completed" in tasks.stdout
+
+    def test_config_file_gives_url_and_key(
+        self, gleaner: Run, client_env: dict[str, str]
+    ) -> None:
+        config = Path(client_env["XDG_CONFIG_HOME"]) / "gleaner" / "config.toml"
+        config.parent.mkdir(parents=True)
+        config.write_text(
+            f'api_url = "{client_env["GLEANER_API_URL"]}"\napi_key = "{client_env["GLEANER_API_KEY"]}"\n'
+        )
+        result = gleaner(
+            "tasks", "--json", env={"GLEANER_API_URL": "", "GLEANER_API_KEY": ""}
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["total"] >= 1
