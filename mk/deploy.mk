@@ -18,7 +18,7 @@ BUILD_CA ?= /etc/ssl/certs/ca-certificates.crt
 
 TEST_TOOLS += tools
 
-.PHONY: tools tools-images manifests images test-deploy
+.PHONY: tools tools-images manifests images test-deploy test-images
 
 tools: ## install helm + kubectl into .tools/bin (the chart tests need them; the validators come with uv sync)
 	$(SHARED_TOOLS)/install-helm.sh $(TOOLS_BIN)
@@ -43,3 +43,6 @@ images: ## build the four images with buildah (BASE=$(IMAGE_BASE), tag $(IMAGE_T
 
 test-deploy: tools ## chart, manifests, skaffold and image-dependency tests (GLEANER_TEST_IMAGES=1 adds the image builds)
 	$(UV) run --frozen pytest tests/deploy $(PYTEST_ARGS)
+
+test-images: tools-images ## build the four images and smoke-run each (buildah; about 3 minutes)
+	GLEANER_TEST_IMAGES=1 $(UV) run --frozen pytest tests/deploy/test_images.py -k smoke $(PYTEST_ARGS)

@@ -496,7 +496,7 @@ def test_readme_documents_every_value() -> None:
     params = [line.split()[2] for line in lines if line.startswith("## @param")]
     assert len(params) > 80
     missing = [p for p in params if f"`{p}`" not in readme]
-    assert not missing, f"README.md lacks {missing}: regenerate its table"
+    assert not missing, f"README.md lacks {missing}: run `uv run python scripts/chart_values_table.py`"
 
 
 def test_render_is_deterministic_for_plain_manifests() -> None:
