@@ -184,10 +184,15 @@ class ItemRead(BaseModel):
     )
     started_at: datetime | None
     completed_at: datetime | None
+    url: str | None = Field(description="the link the item is about")
     link_id: int | None
     parsed_content_id: int | None
     ai_content_id: int | None
     notion_import_id: int | None
+    notion_page_url: str | None
+    notion_state: str | None = Field(
+        description="created, dry_run, … once the Notion stage ran"
+    )
     result_data: dict[str, Any]
 
 

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from redis import Redis
 from rq import Worker
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
 
 from gleaner import tasks
 from gleaner.errors import NotFound
-from gleaner.models import ItemStatus, ProcessingTask, TaskItem
+from gleaner.models import (
+    ItemStatus,
+    Link,
+    NotionImport,
+    ParsedContent,
+    ProcessingTask,
+    TaskItem,
+)
 from gleaner.queues import QUEUES
+
+ParsedLink = aliased(Link)
+"""The link behind an item that entered at the AI or Notion stage (through its parsed content)."""
 
 MAX_POSITIONS = 500
 """Queue positions looked up per response; beyond it items show `position: null` (one LPOS each)."""
@@ -110,13 +120,22 @@ def render_task(
         "items": None,
     }
     if include_items:
-        items = list(
-            session.scalars(
-                select(TaskItem)
-                .where(TaskItem.task_id == task.id)
-                .order_by(TaskItem.id)
+        rows = session.execute(
+            select(
+                TaskItem,
+                func.coalesce(Link.url, ParsedLink.url),
+                NotionImport.page_url,
+                NotionImport.state,
             )
-        )
+            .outerjoin(ParsedContent, ParsedContent.id == TaskItem.parsed_content_id)
+            .outerjoin(Link, Link.id == TaskItem.link_id)
+            .outerjoin(ParsedLink, ParsedLink.id == ParsedContent.link_id)
+            .outerjoin(NotionImport, NotionImport.id == TaskItem.notion_import_id)
+            .where(TaskItem.task_id == task.id)
+            .order_by(TaskItem.id)
+        ).all()
+        items = [row[0] for row in rows]
+        extras = {row[0].id: row[1:] for row in rows}
         positions = queue_positions(redis, task, items)
         body["items"] = [
             {
@@ -132,10 +151,13 @@ def render_task(
                 "position": positions.get(item.id),
                 "started_at": item.started_at,
                 "completed_at": item.completed_at,
+                "url": extras[item.id][0],
                 "link_id": item.link_id,
                 "parsed_content_id": item.parsed_content_id,
                 "ai_content_id": item.ai_content_id,
                 "notion_import_id": item.notion_import_id,
+                "notion_page_url": extras[item.id][1],
+                "notion_state": extras[item.id][2],
                 "result_data": item.result_data,
             }
             for item in items
