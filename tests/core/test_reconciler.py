@@ -18,6 +18,7 @@ from gleaner.queues import QUEUES, ItemJob, enqueue_item_jobs
 from gleaner.reconciler import LEADER_KEY, Reconciler
 from gleaner.runtime import Runtime
 from gleaner.settings import Settings
+from tests.conftest import StartWorker
 from tests.factories import get_task, submit_task
 
 FAST = {"GLEANER_WORKER_HEARTBEAT_SECONDS": "1", "GLEANER_WORKER_CONCURRENCY": "1"}
@@ -63,6 +64,11 @@ def attempts(
         return [(a.number, a.outcome, a.error_code) for a in rows]
 
 
+def queued_ids(redis: Redis) -> list[str]:
+    raw: list[bytes] = redis.lrange("rq:queue:parsing", 0, -1)  # type: ignore[assignment]
+    return [job_id.decode() for job_id in raw]
+
+
 def age_queued_items(runtime: Runtime, seconds: float = 60) -> None:
     """Make queued items look older than the grace period (test set-up: the clock, not the code)."""
     with session_scope(runtime.sessions) as session:
@@ -85,7 +91,7 @@ def reconcile_until(
 
 class TestDeadWorker:
     def test_item_of_a_killed_worker_is_retried_with_its_attempt_spent(
-        self, runtime: Runtime, reconciler: Reconciler, start_worker
+        self, runtime: Runtime, reconciler: Reconciler, start_worker: StartWorker
     ) -> None:
         task_id = submit_task(
             runtime,
@@ -110,9 +116,9 @@ class TestDeadWorker:
         )
         assert attempts(runtime, item_id) == [(1, "lost", "worker_lost")]
         # the retry runs the function the lost job ran, and a new worker finishes it
-        (job_id,) = runtime.redis.lrange("rq:queue:parsing", 0, -1)
+        (job_id,) = queued_ids(runtime.redis)
         assert (
-            Job.fetch(job_id.decode(), connection=runtime.redis).func_name
+            Job.fetch(job_id, connection=runtime.redis).func_name
             == "tests.jobs.sleep_configured"
         )
 
@@ -120,7 +126,7 @@ class TestDeadWorker:
         self,
         runtime: Runtime,
         reconciler: Reconciler,
-        start_worker,
+        start_worker: StartWorker,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.setenv("GLEANER_PARSING_MAX_ATTEMPTS", "1")
@@ -144,7 +150,7 @@ class TestDeadWorker:
         assert "after 1 attempts" in (item.error_message or "")
 
     def test_live_busy_worker_is_left_alone(
-        self, runtime: Runtime, reconciler: Reconciler, start_worker
+        self, runtime: Runtime, reconciler: Reconciler, start_worker: StartWorker
     ) -> None:
         task_id = submit_task(
             runtime,
@@ -186,10 +192,7 @@ class TestLostQueuedJob:
         items = get_task(runtime, task_id).items
         assert all((i.status, i.attempts) == ("queued", 0) for i in items)
         # Redis forgot which function the lost jobs ran: the new ones run the stage's own job
-        queued = [
-            Job.fetch(job_id.decode(), connection=redis)
-            for job_id in redis.lrange("rq:queue:parsing", 0, -1)
-        ]
+        queued = [Job.fetch(job_id, connection=redis) for job_id in queued_ids(redis)]
         assert sorted(job.id for job in queued) == sorted(str(i.job_id) for i in items)
         assert {job.func_name for job in queued} == {QUEUES["parsing"].job_path}
 

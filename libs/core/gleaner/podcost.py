@@ -94,7 +94,11 @@ class PodDeletionCost:
         if in_cluster:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         else:
-            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            # read KUBECONFIG now: the client reads it once, at import
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=os.environ.get("KUBECONFIG"),
+                client_configuration=configuration,
+            )
         return cls(
             client.CoreV1Api(client.ApiClient(configuration)),
             settings.POD_NAME,

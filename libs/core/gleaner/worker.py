@@ -39,7 +39,7 @@ from rq.queue import Queue
 from rq.timeouts import TimerDeathPenalty
 from rq.utils import now, utcformat
 from rq.worker import WorkerStatus
-from rq.worker_registration import register
+from rq.worker_registration import REDIS_WORKER_KEYS, register
 
 from gleaner import execution
 from gleaner.db import migrate
@@ -163,10 +163,14 @@ class ThreadWorker(SimpleWorker):
             return
         with self.connection.pipeline() as pipe:
             self.last_heartbeat = now()
+            # RQ's own idle heartbeat may have re-created a bare hash: "birth" and the registry
+            # membership are what say the registration survived.
+            pipe.hexists(self.key, "birth")
+            pipe.sismember(REDIS_WORKER_KEYS, self.key)
             pipe.hset(self.key, "last_heartbeat", utcformat(self.last_heartbeat))
             pipe.expire(self.key, self.liveness_ttl)
-            created, _ = pipe.execute()
-        if created and self.birth_date is not None:
+            has_birth, is_listed, _, _ = pipe.execute()
+        if not (has_birth and is_listed):
             fields = {
                 **self.serialize(),
                 "state": WorkerStatus.BUSY if self.is_busy else WorkerStatus.IDLE,
