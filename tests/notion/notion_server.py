@@ -328,7 +328,7 @@ def _route(
         return 200, _public(page)
     if (
         method == "PATCH"
-        and len(parts) == 4
+        and len(parts) == 3
         and parts[0] == "blocks"
         and parts[2] == "children"
     ):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from typing import Any
 
@@ -114,7 +115,9 @@ class NotionApi:
     ) -> None:
         self.bucket = bucket
         self.rate_wait = rate_wait
-        self._deadline = 0.0
+        self._calls = (
+            threading.local()
+        )  # workers run jobs in threads: each call has its own deadline
         http = httpx.Client(
             trust_env=False, event_hooks={"request": [self._take_token]}
         )
@@ -145,15 +148,20 @@ class NotionApi:
     def close(self) -> None:
         self.client.close()
 
+    def _deadline(self) -> float:
+        return float(
+            getattr(self._calls, "deadline", time.monotonic() + self.rate_wait)
+        )
+
     def _take_token(self, _request: httpx.Request) -> None:
         waited = self.bucket.acquire(
-            timeout=max(0.0, self._deadline - time.monotonic())
+            timeout=max(0.0, self._deadline() - time.monotonic())
         )
         metrics.observe_ratelimit_wait("notion", waited)
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """Send one request; on 429/529 pause every replica for Retry-After and send it again."""
-        self._deadline = time.monotonic() + self.rate_wait
+        self._calls.deadline = time.monotonic() + self.rate_wait
         while True:
             try:
                 result = self.client.request(path=path, method=method, body=body)
@@ -169,7 +177,7 @@ class NotionApi:
                 log.info(
                     "notion_rate_limited", status=error.status, path=path, pause=pause
                 )
-                if time.monotonic() + pause > self._deadline:
+                if time.monotonic() + pause > self._deadline():
                     raise to_gleaner_error(error) from error
                 continue
             except (RequestTimeoutError, httpx.HTTPError) as error:

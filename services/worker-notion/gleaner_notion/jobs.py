@@ -8,6 +8,7 @@ requests are stored on the NotionImport (state dry_run) and the item completes.
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Any
 
 from sqlalchemy import select
@@ -30,6 +31,7 @@ from gleaner_notion.pages import file_page, filing_lease
 from gleaner_notion.schema import load_schema
 
 _apis: dict[tuple[str, str, int], NotionApi] = {}
+_apis_lock = threading.Lock()  # a worker process runs jobs in several threads
 
 
 def import_item(item_id: int) -> dict[str, Any]:
@@ -151,6 +153,7 @@ def api_for(runtime: Runtime) -> NotionApi:
     """One client per process and token (it holds the HTTP connection pool)."""
     settings = runtime.settings
     key = (token_of(settings), settings.NOTION_BASE_URL, id(runtime.redis))
-    if key not in _apis:
-        _apis[key] = NotionApi.from_settings(settings, runtime.redis)
-    return _apis[key]
+    with _apis_lock:
+        if key not in _apis:
+            _apis[key] = NotionApi.from_settings(settings, runtime.redis)
+        return _apis[key]
