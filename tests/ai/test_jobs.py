@@ -7,10 +7,18 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gleaner.db import session_scope
-from gleaner.models import AIModel, AIProcessedContent, ItemAttempt, TaskItem
+from gleaner.db import make_engine, make_sessionmaker, session_scope
+from gleaner.models import (
+    AIModel,
+    AIProcessedContent,
+    ItemAttempt,
+    ParsedContent,
+    TaskItem,
+)
 from gleaner.runtime import Runtime
 from gleaner.tasks import ItemInput
+from gleaner_ai.jobs import save_result
+from gleaner_ai.providers.base import AIResult, ProcessingOptions
 from tests.ai.conftest import article, create_parsed_content
 from tests.ai.openai_server import API_KEY, ChatCompletionsServer, Reply, rate_limited
 from tests.factories import get_task, submit_task
@@ -64,8 +72,14 @@ class TestOfflinePipeline:
         ]
         rows = digests(runtime)
         assert len(rows) == 2
-        for item, row in zip(task.items, rows, strict=True):
-            assert item.ai_content_id == row.id
+        by_id = {row.id: row for row in rows}
+        assert {item.ai_content_id for item in task.items} == set(
+            by_id
+        )  # workers run items in any order
+        for item in task.items:
+            assert item.ai_content_id is not None
+            row = by_id[item.ai_content_id]
+            assert row.parsed_content_id == item.parsed_content_id
             assert item.result_data["ai"]["keywords"] == len(row.keywords)
             assert row.summary
             assert row.keywords
@@ -247,3 +261,42 @@ class TestOpenAIPipeline:
                 == 0
             )
             assert session.get_one(TaskItem, item.id).attempts == 1
+
+
+def test_save_result_keeps_one_row_per_article_and_model(any_db_url: str) -> None:
+    """The upsert on both backends: ON CONFLICT DO NOTHING, then the row is updated in place."""
+    engine = make_engine(any_db_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        with session_scope(sessions) as session:
+            parsed = create_parsed_content(session)
+            model = session.scalars(
+                select(AIModel).where(AIModel.is_default.is_(True))
+            ).one()
+            first = save_result(
+                session,
+                parsed,
+                model,
+                ProcessingOptions(),
+                AIResult("One.", ["a"], [], {"calls": 0}),
+            )
+        with session_scope(sessions) as session:
+            parsed = session.get_one(ParsedContent, parsed.id)
+            model = session.get_one(AIModel, model.id)
+            second = save_result(
+                session,
+                parsed,
+                model,
+                ProcessingOptions(),
+                AIResult("Two.", ["b", "c"], ["i"], {}),
+            )
+        assert second.id == first.id
+        with session_scope(sessions) as session:
+            (row,) = session.scalars(select(AIProcessedContent)).all()
+            assert (row.summary, row.keywords, row.insights) == (
+                "Two.",
+                ["b", "c"],
+                ["i"],
+            )
+    finally:
+        engine.dispose()
