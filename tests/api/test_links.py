@@ -1,6 +1,13 @@
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+
+
+@pytest.fixture
+def db_url(any_db_url: str) -> str:
+    """Links tests run on SQLite and PostgreSQL: normalization and races meet each one's constraints."""
+    return any_db_url
 
 
 class TestCreateLinks:
@@ -107,3 +114,25 @@ class TestAuth:
             "/api/links", headers={"Authorization": "Bearer glr_nope"}
         )
         assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+class TestConcurrentSaves:
+    def test_racing_requests_get_one_row(self, client: TestClient) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        urls = [f"https://example.com/race/{i}" for i in range(20)]
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(
+                pool.map(
+                    lambda _: client.post("/api/links", json={"urls": urls}), range(4)
+                )
+            )
+        assert all(answer.status_code == 201 for answer in answers)
+        ids = {
+            tuple(link["id"] for link in answer.json()["links"]) for answer in answers
+        }
+        assert len(ids) == 1  # every request saw the same 20 rows
+        assert (
+            sum(answer.json()["created"] for answer in answers) == 20
+        )  # each row made once
+        assert client.get("/api/links").json()["total"] == 20

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -65,3 +67,25 @@ def migrate(url: str, revision: str = "head") -> None:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(config, revision)
+
+
+def insert_ignoring_conflicts(
+    session: Session,
+    model: type[Any],
+    rows: list[dict[str, Any]],
+    index_elements: list[str],
+) -> int:
+    """INSERT … ON CONFLICT (index_elements) DO NOTHING, on SQLite and PostgreSQL alike.
+
+    How racing writers meet a unique constraint without an error or a savepoint (pysqlite's default
+    transaction handling makes savepoints unreliable on SQLite). Returns how many rows this statement inserted.
+    """
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(model).values(rows).on_conflict_do_nothing(index_elements=index_elements)
+    )
+    result = cast(CursorResult[Any], session.execute(statement))
+    return int(result.rowcount)

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from urllib.parse import urldefrag, urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from url_normalize import url_normalize
 
+from gleaner.db import insert_ignoring_conflicts
 from gleaner.errors import InvalidRequest
 from gleaner.models import Link
 
@@ -50,32 +50,28 @@ def get_or_create_links(
     """One Link per distinct normalized URL, in first-seen order, and how many were new.
 
     Every URL is checked before anything is written, so one bad URL rejects the whole request. Two
-    requests racing to save the same URL meet at the unique constraint; the loser reads the winner's row.
+    requests racing to save the same URL meet at the unique constraint, and both get the one row.
     """
     wanted: dict[str, str] = {}
     for url in urls:
         wanted.setdefault(normalize_url(url, max_length), url.strip())
-    for last_try in (False, True):
-        existing = {
-            link.normalized_url: link
-            for link in session.scalars(
-                select(Link).where(
-                    Link.owner == owner, Link.normalized_url.in_(list(wanted))
-                )
-            )
-        }
-        new = [
-            Link(owner=owner, url=original, normalized_url=n)
-            for n, original in wanted.items()
-            if n not in existing
-        ]
-        try:
-            with session.begin_nested():
-                session.add_all(new)
-        except IntegrityError:
-            if last_try:
-                raise
-            continue
-        by_url = {**existing, **{link.normalized_url: link for link in new}}
-        return [by_url[n] for n in wanted], len(new)
-    raise AssertionError("unreachable")
+    if not wanted:
+        return [], 0
+
+    def existing() -> dict[str, Link]:
+        query = select(Link).where(
+            Link.owner == owner, Link.normalized_url.in_(list(wanted))
+        )
+        return {link.normalized_url: link for link in session.scalars(query)}
+
+    before = existing()
+    missing = [
+        {"owner": owner, "url": original, "normalized_url": normalized}
+        for normalized, original in wanted.items()
+        if normalized not in before
+    ]
+    created = insert_ignoring_conflicts(
+        session, Link, missing, ["owner", "normalized_url"]
+    )
+    after = existing() if missing else before
+    return [after[normalized] for normalized in wanted], created

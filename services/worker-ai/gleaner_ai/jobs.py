@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from gleaner.db import insert_ignoring_conflicts
 from gleaner.errors import PermanentError
 from gleaner.execution import ItemContext, execute_item
 from gleaner.models import AIModel, AIProcessedContent, ParsedContent
@@ -73,15 +72,11 @@ def save_result(
     result: AIResult,
 ) -> AIProcessedContent:
     """Insert or update the one row per (article, model); a racing twin meets ON CONFLICT, not an error."""
-    insert = (
-        postgresql_insert
-        if session.get_bind().dialect.name == "postgresql"
-        else sqlite_insert
-    )
-    session.execute(
-        insert(AIProcessedContent)
-        .values(parsed_content_id=parsed.id, model_id=model.id)
-        .on_conflict_do_nothing(index_elements=["parsed_content_id", "model_id"])
+    insert_ignoring_conflicts(
+        session,
+        AIProcessedContent,
+        [{"parsed_content_id": parsed.id, "model_id": model.id}],
+        ["parsed_content_id", "model_id"],
     )
     row = session.scalars(
         select(AIProcessedContent).where(
