@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -87,5 +87,5 @@ def insert_ignoring_conflicts(
     statement = (
         insert(model).values(rows).on_conflict_do_nothing(index_elements=index_elements)
     )
-    result = cast(CursorResult[Any], session.execute(statement))
-    return int(result.rowcount)
+    # RETURNING lists only the rows inserted (psycopg's rowcount is -1 for this statement)
+    return len(session.execute(statement.returning(model.id)).all())
