@@ -22,6 +22,7 @@ from gleaner.runtime import Runtime
 from gleaner_notion.client import NotionApi, token_of
 from gleaner_notion.mapping import (
     DATA_SOURCE_PLACEHOLDER,
+    DATABASE_PLACEHOLDER,
     Article,
     default_schema,
     plan_page,
@@ -50,6 +51,10 @@ def import_body(ctx: ItemContext) -> dict[str, Any]:
         )
     config: dict[str, Any] = ctx.task.config.get("notion") or {}
     database_id = str(config.get("database_id") or ctx.settings.NOTION_DATABASE_ID)
+    dry_run = not token_of(ctx.settings)
+    if not database_id and dry_run:
+        # The local stack shows what it would file even before a database is chosen.
+        database_id = DATABASE_PLACEHOLDER
     if not database_id:
         raise PermanentError(
             "no Notion database: name one in the request or set GLEANER_NOTION_DATABASE_ID",
@@ -58,7 +63,7 @@ def import_body(ctx: ItemContext) -> dict[str, Any]:
     user_properties: dict[str, Any] = config.get("properties") or {}
     article = article_of(ai)
 
-    if not token_of(ctx.settings):
+    if dry_run:
         plan = plan_page(article, default_schema(database_id), user_properties)
         record = record_intent(
             ctx.session, ai, database_id, article.source_url, user_properties

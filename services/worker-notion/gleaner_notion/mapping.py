@@ -55,6 +55,7 @@ DEFAULT_SCHEMA_PROPERTIES = {
 
 DATA_SOURCE_PLACEHOLDER = "{data_source_id}"
 PAGE_PLACEHOLDER = "{page_id}"
+DATABASE_PLACEHOLDER = "{database_id}"  # a dry run whose request named no database
 
 
 @dataclass(frozen=True)
