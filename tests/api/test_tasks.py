@@ -316,3 +316,65 @@ class TestMonitoring:
         assert (stats["completed_tasks"], stats["failed_tasks"]) == (1, 1)
         assert (stats["total_items_processed"], stats["total_items_failed"]) == (2, 1)
         assert stats["by_type"]["parsing"]["total"] == 2
+
+
+class TestNotionProperties:
+    def test_badly_shaped_properties_are_422(self, client: TestClient) -> None:
+        response = client.post(
+            "/api/pipelines",
+            json={
+                "urls": ["https://example.com/n"],
+                "notion": {"database_id": "db1", "properties": {"Tags": ["x"]}},
+            },
+        )
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid_notion_properties"
+
+    def test_properties_are_checked_against_a_cached_schema(
+        self, client: TestClient, redis: Redis
+    ) -> None:
+        from gleaner.notion_schema import DatabaseSchema, store_schema
+
+        store_schema(
+            redis,
+            DatabaseSchema(
+                database_id="db1",
+                data_source_id="ds1",
+                title_property="Name",
+                properties={
+                    "Name": "title",
+                    "Tags": "multi_select",
+                    "Source URL": "url",
+                },
+            ),
+        )
+        good = {"Tags": {"multi_select": [{"name": "Important"}]}}
+        accepted = client.post(
+            "/api/pipelines",
+            json={
+                "urls": ["https://example.com/g"],
+                "notion": {"database_id": "db1", "properties": good},
+            },
+        )
+        assert accepted.status_code == 202, accepted.text
+        unknown = client.post(
+            "/api/pipelines",
+            json={
+                "urls": ["https://example.com/u"],
+                "notion": {"database_id": "db1", "properties": {"Tagz": good["Tags"]}},
+            },
+        )
+        assert unknown.status_code == 422
+        assert "not in the database" in unknown.json()["error"]["message"]
+        wrong_type = client.post(
+            "/api/notion/async/batch",
+            json={
+                "ai_content_ids": [1],
+                "database_id": "db1",
+                "properties": {"Tags": {"select": {"name": "x"}}},
+            },
+        )
+        assert wrong_type.status_code == 422
+        assert (
+            "multi_select property, not select" in wrong_type.json()["error"]["message"]
+        )

@@ -35,7 +35,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         key = runtime.settings.BOOTSTRAP_API_KEY
         if key is not None:
             with session_scope(runtime.sessions) as session:
-                ensure_api_key(session, "bootstrap", runtime.settings.BOOTSTRAP_OWNER, key.get_secret_value())
+                ensure_api_key(
+                    session,
+                    "bootstrap",
+                    runtime.settings.BOOTSTRAP_OWNER,
+                    key.get_secret_value(),
+                )
         yield
         set_current(None)
         runtime.close()

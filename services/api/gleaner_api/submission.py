@@ -24,6 +24,7 @@ from gleaner.models import (
     ProcessingTask,
     TaskType,
 )
+from gleaner.notion_schema import cached_schema, check_properties
 from gleaner.queues import enqueue_item_jobs
 from gleaner.runtime import Runtime
 from gleaner.settings import Stage
@@ -140,3 +141,23 @@ def queued_message(noun: str, task: ProcessingTask, dispatched: bool) -> str:
     if dispatched:
         return f"{noun} queued: {task.total_items} item{'s' if task.total_items != 1 else ''}"
     return f"{noun} accepted: {task.total_items} items; the queue did not answer, so they will be dispatched when it does"
+
+
+def notion_target(
+    runtime: Runtime, database_id: str | None, properties: dict[str, Any]
+) -> dict[str, Any]:
+    """The Notion part of a task's config, after checking `properties`.
+
+    Their shape is always checked; against the database's schema too when a Notion worker has cached
+    it in Redis. Otherwise the worker checks them the same way and fails the item with the same reason.
+    """
+    target = database_id or runtime.settings.NOTION_DATABASE_ID or None
+    schema = cached_schema(runtime.redis, target) if target else None
+    problems = check_properties(properties, schema)
+    if problems:
+        raise InvalidRequest(
+            "; ".join(problems),
+            code="invalid_notion_properties",
+            details={"problems": problems},
+        )
+    return {"database_id": target, "properties": properties}

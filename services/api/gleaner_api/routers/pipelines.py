@@ -13,6 +13,7 @@ from gleaner_api.deps import OwnerDep, RuntimeDep, SessionDep
 from gleaner_api.schemas import LinkRead, PipelineCreate, TaskQueued
 from gleaner_api.submission import (
     check_batch_size,
+    notion_target,
     owned_ids,
     queued_message,
     resolve_model,
@@ -53,12 +54,9 @@ def run_pipeline(
     if "ai" in body.stages:
         config["model_id"] = resolve_model(session, body.model_id)
     if "notion" in body.stages:
-        config["notion"] = {
-            "database_id": body.notion.database_id
-            or settings.NOTION_DATABASE_ID
-            or None,
-            "properties": body.notion.properties,
-        }
+        config["notion"] = notion_target(
+            runtime, body.notion.database_id, body.notion.properties
+        )
     task, dispatched = submit(
         session,
         runtime,

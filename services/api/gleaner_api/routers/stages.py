@@ -30,6 +30,7 @@ from gleaner_api.schemas import (
 )
 from gleaner_api.submission import (
     check_batch_size,
+    notion_target,
     owned_ids,
     queued_message,
     resolve_model,
@@ -172,15 +173,8 @@ def _file(
     body: NotionSingle | NotionBatch,
 ) -> TaskQueued:
     check_batch_size(runtime.settings.MAX_BATCH_SIZE, len(ids))
+    config = {"notion": notion_target(runtime, body.database_id, body.properties)}
     ids = owned_ids(session, AIProcessedContent, owner, ids)
-    config = {
-        "notion": {
-            "database_id": body.database_id
-            or runtime.settings.NOTION_DATABASE_ID
-            or None,
-            "properties": body.properties,
-        }
-    }
     inputs = [
         ItemInput(item_id=i, item_type="ai_content", ai_content_id=i) for i in ids
     ]
