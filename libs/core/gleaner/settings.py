@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     WORKER_HEARTBEAT_SECONDS: int = Field(default=5, ge=1)
     RECONCILE_INTERVAL_SECONDS: float = Field(default=5.0, gt=0)
     # Jobs one worker process runs at once, each in its own thread registered as an RQ worker
-    # (bench/worker/RESULTS.md: 4 threads ≈ 1.6× SimpleWorker on no-ops, ~4× on IO-bound jobs).
+    # (bench/worker/RESULTS.md: 4 threads run no-op jobs ~4× as fast as RQ's forking Worker and 50 ms IO
+    # jobs ~4×; IO-bound stages such as parsing gain more from 8–16, the CPU-bound offline AI none).
     WORKER_CONCURRENCY: int = Field(default=4, ge=1, le=64)
     # After SIGTERM the running jobs may finish for this long; then they stop at their next checkpoint
     # and go back to the queue without spending an attempt. Keep it ~10 s under the pod's

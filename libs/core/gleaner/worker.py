@@ -264,8 +264,13 @@ class WorkerPool:
         )
         beats.start()
         try:
-            while any(thread.is_alive() for _, thread in self.slots):
+            # Serve until stopped (or drained, in burst mode): threads that crash are replaced, even
+            # all of them at once (Redis restarting under busy threads).
+            while True:
                 if self.supervise():
+                    break
+                ending = self.burst or self.stop_deadline is not None
+                if ending and not any(thread.is_alive() for _, thread in self.slots):
                     break
                 time.sleep(0.1)
         finally:
