@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "standalone", help="the whole stack on this machine (make run)"
     )
     standalone.add_argument("--port", type=int, default=8000)
+    standalone.add_argument(
+        "--redis-port", type=int, default=6380, help="for the Redis it starts"
+    )
     keys = commands.add_parser("keys", help="API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", help="create a key and print it once")
@@ -68,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "standalone":
         from gleaner_api.standalone import run
 
-        return run(port=args.port)
+        return run(port=args.port, redis_port=args.redis_port)
     if command == "keys":
         runtime = Runtime.start(settings)
         with session_scope(runtime.sessions) as session:

@@ -1,8 +1,8 @@
 """`python -m gleaner_api standalone` (what `make run` runs): the whole stack on one machine.
 
 Embedded defaults: SQLite in ./data, the offline AI provider, Notion in dry-run without a token, and
-a private Redis when neither GLEANER_REDIS_URL nor REDIS_URL is set. Starts the API, one worker per
-stage and the reconciler as child processes; Ctrl-C (or SIGTERM) stops every one of them.
+a private Redis when neither GLEANER_REDIS_URL nor REDIS_URL is set. Starts the API, the reconciler
+and one worker per stage as child processes; Ctrl-C (or SIGTERM) stops every one of them.
 """
 
 from __future__ import annotations
@@ -124,22 +124,27 @@ def run(port: int = 8000, redis_port: int = 6380) -> int:
     runtime.close()
 
     python = sys.executable
-    commands = [
-        [
-            python,
-            "-m",
-            "gleaner_api",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
+    api = [
+        python,
+        "-m",
+        "gleaner_api",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
     ]
-    commands += [[python, "-m", f"gleaner_{stage}"] for stage in STAGES]
+    # the reconciler also moves delayed retries back to their queues (RQ's scheduler)
+    reconciler = [python, "-m", "gleaner_api", "reconcile"]
+    commands = [api, reconciler] + [
+        [python, "-m", f"gleaner_{stage}"] for stage in STAGES
+    ]
     for index, command in enumerate(commands):
         # each worker its own metrics port, so they do not collide on one machine
-        child_env = {**env, "GLEANER_WORKER_METRICS_PORT": str(9100 + index)}
+        metrics_port = (
+            settings.WORKER_METRICS_PORT and settings.WORKER_METRICS_PORT + index
+        )
+        child_env = {**env, "GLEANER_WORKER_METRICS_PORT": str(metrics_port)}
         children.append(
             subprocess.Popen(command, env=child_env, start_new_session=True)
         )
