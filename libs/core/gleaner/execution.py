@@ -86,7 +86,9 @@ def with_database(runtime: Runtime, unit: Callable[[], T], bound: Any = log) -> 
         except OperationalError as exc:
             if time.monotonic() + pause > deadline or shutdown_requested.is_set():
                 raise
-            bound.warning("database_unavailable_waiting", error=str(exc.orig), retry_in=pause)
+            bound.warning(
+                "database_unavailable_waiting", error=str(exc.orig), retry_in=pause
+            )
             time.sleep(pause)
             pause = min(pause * 2, DATABASE_RETRY_PAUSE_MAX)
 
@@ -102,11 +104,16 @@ def execute_item(stage: Stage, item_id: int, body: StageBody) -> dict[str, Any]:
     def claim() -> tuple[TaskItem | None, float | None]:
         with session_scope(runtime.sessions) as session:
             item = tasks.start_item(session, item_id, job_id, worker_name)
-            return item, tasks.seconds_since(item.queued_at) if item is not None else None
+            return item, tasks.seconds_since(
+                item.queued_at
+            ) if item is not None else None
 
     claimed, wait = with_database(runtime, claim, bound)
     if claimed is None:
-        bound.info("item_skipped", reason="not waiting for this job (done, cancelled or re-queued)")
+        bound.info(
+            "item_skipped",
+            reason="not waiting for this job (done, cancelled or re-queued)",
+        )
         return {"item_id": item_id, "stage": stage, "outcome": "skipped"}
     metrics.observe_queue_wait(stage, wait)
 
@@ -124,7 +131,12 @@ def execute_item(stage: Stage, item_id: int, body: StageBody) -> dict[str, Any]:
 
 
 def _run_body(
-    runtime: Runtime, stage: Stage, item_id: int, job_id: str | None, body: StageBody, bound: Any
+    runtime: Runtime,
+    stage: Stage,
+    item_id: int,
+    job_id: str | None,
+    body: StageBody,
+    bound: Any,
 ) -> tuple[str, ItemJob | None, BaseException | None]:
     """(outcome, job to enqueue after commit, error) for one attempt."""
     session = runtime.sessions()
@@ -137,14 +149,16 @@ def _run_body(
         result = body(ctx) or {}
         follow_up = tasks.complete_stage(session, item, job_id, result)
         session.commit()
-        bound.info("item_stage_completed", next_stage=follow_up.stage if follow_up else None)
+        bound.info(
+            "item_stage_completed", next_stage=follow_up.stage if follow_up else None
+        )
         return "completed", follow_up, None
     except Cancelled:
         session.rollback()
 
         def record_cancelled() -> None:
             with session_scope(runtime.sessions) as s:
-                tasks.record_cancelled_attempt(s, s.get_one(TaskItem, item_id))
+                tasks.record_cancelled_attempt(s, item_id, job_id)
 
         with_database(runtime, record_cancelled, bound)
         bound.info("item_cancelled")
@@ -159,9 +173,15 @@ def _run_body(
         again = with_database(runtime, requeue, bound)
         bound.info("item_requeued_on_shutdown")
         return "requeued", again, None
-    except Exception as exc:  # the stage's failure, classified below; the process keeps serving
+    except (
+        Exception
+    ) as exc:  # the stage's failure, classified below; the process keeps serving
         session.rollback()
-        return with_database(runtime, partial(_handle_failure, runtime, stage, item_id, job_id, exc, bound), bound)
+        return with_database(
+            runtime,
+            partial(_handle_failure, runtime, stage, item_id, job_id, exc, bound),
+            bound,
+        )
     finally:
         session.close()
 
@@ -173,16 +193,25 @@ def classify(exc: BaseException) -> RetryableError | PermanentError:
     if isinstance(exc, JobTimeoutException):
         return RetryableError(f"the job ran past its timeout: {exc}", code="timeout")
     if isinstance(exc, IntegrityError):
-        return PermanentError(f"constraint violated: {exc.orig}", code="constraint_violation")
+        return PermanentError(
+            f"constraint violated: {exc.orig}", code="constraint_violation"
+        )
     if isinstance(exc, OperationalError):
-        return RetryableError(f"database unavailable: {exc.orig}", code="database_unavailable")
+        return RetryableError(
+            f"database unavailable: {exc.orig}", code="database_unavailable"
+        )
     if isinstance(exc, TimeoutError | ConnectionError):
         return RetryableError(str(exc) or type(exc).__name__, code="connection_error")
     return RetryableError(f"{type(exc).__name__}: {exc}", code="internal_error")
 
 
 def _handle_failure(
-    runtime: Runtime, stage: Stage, item_id: int, job_id: str | None, exc: Exception, bound: Any
+    runtime: Runtime,
+    stage: Stage,
+    item_id: int,
+    job_id: str | None,
+    exc: Exception,
+    bound: Any,
 ) -> tuple[str, ItemJob | None, BaseException | None]:
     error = classify(exc)
     settings = runtime.settings
@@ -192,10 +221,24 @@ def _handle_failure(
         limit = settings.max_attempts(stage)
         if isinstance(error, RetryableError) and attempts < limit:
             delay = retry_delay(settings, stage, attempts, error.retry_after)
-            again = tasks.schedule_retry(session, item, job_id, error.code, error.message, delay)
-            bound.warning("item_retry_scheduled", code=error.code, error=error.message, attempt=attempts, delay=delay)
+            again = tasks.schedule_retry(
+                session, item, job_id, error.code, error.message, delay
+            )
+            bound.warning(
+                "item_retry_scheduled",
+                code=error.code,
+                error=error.message,
+                attempt=attempts,
+                delay=delay,
+            )
             return "retry", again, None
-        message = error.message if isinstance(error, PermanentError) else f"{error.message} (after {attempts} attempts)"
+        message = (
+            error.message
+            if isinstance(error, PermanentError)
+            else f"{error.message} (after {attempts} attempts)"
+        )
         tasks.fail_item(session, item, job_id, error.code, message)
-    bound.warning("item_failed", code=error.code, error=message, attempt=attempts, exc_info=exc)
+    bound.warning(
+        "item_failed", code=error.code, error=message, attempt=attempts, exc_info=exc
+    )
     return "failed", None, error

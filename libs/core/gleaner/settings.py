@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Stage = Literal["parsing", "ai", "notion"]
@@ -29,7 +36,9 @@ def _split_list(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GLEANER_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="GLEANER_", extra="ignore", frozen=True
+    )
 
     # --- process -------------------------------------------------------------------------------------
     ENV: Literal["development", "test", "production"] = "development"
@@ -67,15 +76,16 @@ class Settings(BaseSettings):
     BOOTSTRAP_OWNER: str = "default"
     MAX_BATCH_SIZE: int = Field(default=1000, ge=1)  # links per request; beyond it: 422
     MAX_URL_LENGTH: int = Field(default=2048, ge=64)
-    PAGE_SIZE_MAX: int = Field(default=200, ge=1)
     SSE_POLL_SECONDS: float = Field(default=0.5, gt=0)
 
-    # --- retention (the CronJob and `python -m gleaner.retention`) ----------------------------------
+    # --- retention (the CronJob runs `python -m gleaner_api retention`) ----------------------------------
     RETENTION_COMPLETED_DAYS: int = Field(default=7, ge=1)
     RETENTION_FAILED_DAYS: int = Field(default=30, ge=1)
 
     # --- workers -------------------------------------------------------------------------------------
-    WORKER_METRICS_PORT: int = Field(default=9100, ge=0, le=65535)  # 0 turns the endpoint off
+    WORKER_METRICS_PORT: int = Field(
+        default=9100, ge=0, le=65535
+    )  # 0 turns the endpoint off
     # Seconds between worker heartbeats; the reconciler calls a worker dead after 3 missed beats.
     WORKER_HEARTBEAT_SECONDS: int = Field(default=5, ge=1)
     RECONCILE_INTERVAL_SECONDS: float = Field(default=5.0, gt=0)
@@ -99,13 +109,18 @@ class Settings(BaseSettings):
     # CIDRs that may be reached even though they are private (off by default): a known internal site.
     FETCH_ALLOW_NETWORKS: Annotated[list[str], NoDecode] = []
     FETCH_MAX_BYTES: int = Field(default=5 * 1024 * 1024, ge=1024)
-    FETCH_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0)  # total, across redirects and slow bodies
+    FETCH_TIMEOUT_SECONDS: float = Field(
+        default=20.0, gt=0
+    )  # total, across redirects and slow bodies
     FETCH_MAX_REDIRECTS: int = Field(default=5, ge=0, le=20)
-    FETCH_USER_AGENT: str = "GleanerBot/0.1 (+https://github.com/gleaner/gleaner)"
+    # Sites see who fetches; operators should add a contact (a URL or an address) here.
+    FETCH_USER_AGENT: str = "GleanerBot/0.1 (article fetcher)"
     FETCH_PER_HOST_CONCURRENCY: int = Field(default=2, ge=1)
 
     # --- AI ------------------------------------------------------------------------------------------
-    AI_PROVIDER: Literal["offline", "openai"] = "offline"  # the default model's provider
+    AI_PROVIDER: Literal["offline", "openai"] = (
+        "offline"  # the default model's provider
+    )
     OPENAI_BASE_URL: str = "https://api.openai.com/v1"
     OPENAI_API_KEY: SecretStr | None = None
     OPENAI_MODEL: str = "gpt-4o-mini"
@@ -121,7 +136,9 @@ class Settings(BaseSettings):
     NOTION_TOKEN: SecretStr | None = None
     NOTION_DATABASE_ID: str = ""  # default target when a request names none
     NOTION_BASE_URL: str = "https://api.notion.com"
-    NOTION_REQUESTS_PER_SECOND: float = Field(default=3.0, gt=0)  # Notion's documented average per integration
+    NOTION_REQUESTS_PER_SECOND: float = Field(
+        default=3.0, gt=0
+    )  # Notion's documented average per integration
     NOTION_BURST: int = Field(default=3, ge=1)
 
     @field_validator(
@@ -162,7 +179,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:
         if self.ENV == "production" and self.EAGER:
-            raise ValueError("GLEANER_EAGER is for development only: it would run jobs inside the API")
+            raise ValueError(
+                "GLEANER_EAGER is for development only: it would run jobs inside the API"
+            )
         return self
 
     @property
@@ -190,7 +209,9 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         lines = [
-            f"{_env_name(err['loc'])}: {err['msg']} (got {err.get('input')!r})" if err["loc"] else err["msg"]
+            f"{_env_name(err['loc'])}: {err['msg']} (got {err.get('input')!r})"
+            if err["loc"]
+            else err["msg"]
             for err in exc.errors()
         ]
         print("gleaner: invalid settings\n  " + "\n  ".join(lines), file=sys.stderr)  # noqa: T201

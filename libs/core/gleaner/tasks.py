@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import CursorResult, Result, case, func, select, update
 from sqlalchemy.orm import Session
 
 from gleaner.models import (
@@ -27,7 +27,7 @@ from gleaner.models import (
     TaskType,
     utcnow,
 )
-from gleaner.queues import QUEUES, ItemJob, new_job_id, next_stage
+from gleaner.queues import QUEUES, ItemJob, as_stage, new_job_id, next_stage
 from gleaner.settings import Stage
 
 _COUNT_COLUMN = {
@@ -104,7 +104,9 @@ def create_task(
 # --- one item's way through a stage -----------------------------------------------------------------
 
 
-def start_item(session: Session, item_id: int, job_id: str | None, worker_name: str | None) -> TaskItem | None:
+def start_item(
+    session: Session, item_id: int, job_id: str | None, worker_name: str | None
+) -> TaskItem | None:
     """Claim a queued item for this job; None when the item is not waiting for it (nothing to do)."""
     now = utcnow()
     guard = [TaskItem.id == item_id, TaskItem.status == ItemStatus.QUEUED]
@@ -140,14 +142,21 @@ def start_item(session: Session, item_id: int, job_id: str | None, worker_name: 
     )
     session.add(
         ItemAttempt(
-            item_id=item_id, stage=stage, number=attempts, job_id=job_id, worker_name=worker_name, started_at=now
+            item_id=item_id,
+            stage=stage,
+            number=attempts,
+            job_id=job_id,
+            worker_name=worker_name,
+            started_at=now,
         )
     )
     session.flush()
     return session.get(TaskItem, item_id, populate_existing=True)
 
 
-def complete_stage(session: Session, item: TaskItem, job_id: str | None, result: dict[str, Any]) -> ItemJob | None:
+def complete_stage(
+    session: Session, item: TaskItem, job_id: str | None, result: dict[str, Any]
+) -> ItemJob | None:
     """The item's current stage is done: move it to the task's next stage, or complete it.
 
     Returns the job to enqueue after commit, or None. The stage's outputs (the *_id columns) must
@@ -161,9 +170,18 @@ def complete_stage(session: Session, item: TaskItem, job_id: str | None, result:
         "notion_import_id": item.notion_import_id,
         "result_data": {**(item.result_data or {}), item.stage: result},
     }
-    _finish_attempt(session, item, "completed")
+    done = ("completed", None, None)
     if following is None:
-        if _transition(session, item, job_id, ItemStatus.COMPLETED, **outputs, error_code=None, error_message=None):
+        if _transition(
+            session,
+            item,
+            job_id,
+            ItemStatus.COMPLETED,
+            attempt=done,
+            **outputs,
+            error_code=None,
+            error_message=None,
+        ):
             _count(session, item.task_id, ItemStatus.COMPLETED)
         return None
     next_job = new_job_id(following, item.id)
@@ -172,6 +190,7 @@ def complete_stage(session: Session, item: TaskItem, job_id: str | None, result:
         item,
         job_id,
         ItemStatus.QUEUED,
+        attempt=done,
         **outputs,
         stage=following,
         attempts=0,
@@ -182,7 +201,13 @@ def complete_stage(session: Session, item: TaskItem, job_id: str | None, result:
     )
     if not moved:
         return None
-    return ItemJob(item.id, item.task_id, following, next_job, bool(task.config.get("high_priority")))
+    return ItemJob(
+        item.id,
+        item.task_id,
+        following,
+        next_job,
+        bool(task.config.get("high_priority")),
+    )
 
 
 def schedule_retry(
@@ -195,13 +220,14 @@ def schedule_retry(
     outcome: str = "retry",
 ) -> ItemJob | None:
     """Back to the queue after a retryable failure (or a lost worker); the attempt stays spent."""
-    _finish_attempt(session, item, outcome, code, message)
     retry_job = new_job_id(item.stage, item.id)
+    stage = as_stage(item.stage)
     if not _transition(
         session,
         item,
         job_id,
         ItemStatus.QUEUED,
+        attempt=(outcome, code, message),
         job_id=retry_job,
         queued_at=utcnow(),
         error_code=code,
@@ -210,29 +236,41 @@ def schedule_retry(
         return None
     task = session.get_one(ProcessingTask, item.task_id)
     return ItemJob(
-        item.id, item.task_id, item.stage, retry_job, bool(task.config.get("high_priority")), delay=delay
+        item.id,
+        item.task_id,
+        stage,
+        retry_job,
+        bool(task.config.get("high_priority")),
+        delay=delay,
     )
 
 
-def requeue_item(session: Session, item: TaskItem, job_id: str | None, outcome: str = "requeued") -> ItemJob | None:
+def requeue_item(
+    session: Session, item: TaskItem, job_id: str | None, outcome: str = "requeued"
+) -> ItemJob | None:
     """Back to the queue without spending the attempt (a worker shutting down, a lost job)."""
-    _finish_attempt(session, item, outcome)
     again = new_job_id(item.stage, item.id)
+    stage = as_stage(item.stage)
     if not _transition(
         session,
         item,
         job_id,
         ItemStatus.QUEUED,
+        attempt=(outcome, None, None),
         job_id=again,
         attempts=case((TaskItem.attempts > 0, TaskItem.attempts - 1), else_=0),
         queued_at=utcnow(),
     ):
         return None
     task = session.get_one(ProcessingTask, item.task_id)
-    return ItemJob(item.id, item.task_id, item.stage, again, bool(task.config.get("high_priority")))
+    return ItemJob(
+        item.id, item.task_id, stage, again, bool(task.config.get("high_priority"))
+    )
 
 
-def reissue_item(session: Session, item_id: int, stage: Stage, job_id: str) -> ItemJob | None:
+def reissue_item(
+    session: Session, item_id: int, stage: Stage, job_id: str
+) -> ItemJob | None:
     """A queued item whose job Redis no longer holds gets a new job; no attempt was spent.
 
     Guarded on (queued, stage, job_id) like every move: a worker that claims the old job first wins and
@@ -254,47 +292,90 @@ def reissue_item(session: Session, item_id: int, stage: Stage, job_id: str) -> I
     if task_id is None:
         return None
     task = session.get_one(ProcessingTask, task_id)
-    return ItemJob(item_id, task_id, stage, again, bool(task.config.get("high_priority")))
+    return ItemJob(
+        item_id, task_id, stage, again, bool(task.config.get("high_priority"))
+    )
 
 
-def fail_item(session: Session, item: TaskItem, job_id: str | None, code: str, message: str) -> bool:
+def fail_item(
+    session: Session, item: TaskItem, job_id: str | None, code: str, message: str
+) -> bool:
     """The item fails at its current stage with its reason; False when it was not this job's to fail."""
-    _finish_attempt(session, item, "failed", code, message)
-    if _transition(session, item, job_id, ItemStatus.FAILED, error_code=code, error_message=message):
+    if _transition(
+        session,
+        item,
+        job_id,
+        ItemStatus.FAILED,
+        attempt=("failed", code, message),
+        error_code=code,
+        error_message=message,
+    ):
         _count(session, item.task_id, ItemStatus.FAILED)
         return True
     return False
 
 
-def record_cancelled_attempt(session: Session, item: TaskItem) -> None:
+def record_cancelled_attempt(
+    session: Session, item_id: int, job_id: str | None
+) -> None:
     """A running job stopped at a checkpoint because its task was cancelled (already counted)."""
-    _finish_attempt(session, item, "cancelled")
+    _finish_attempt(session, item_id, job_id, "cancelled")
 
 
-def _transition(session: Session, item: TaskItem, running_job: str | None, status: ItemStatus, **values: Any) -> bool:
-    """Move a running item on, only if it is still running under `running_job` (the guard)."""
+def _transition(
+    session: Session,
+    item: TaskItem,
+    running_job: str | None,
+    status: ItemStatus,
+    *,
+    attempt: tuple[str, str | None, str | None],
+    **values: Any,
+) -> bool:
+    """Move a running item on, only if it is still running under `running_job` (the guard).
+
+    Only then is this job's attempt closed with `attempt` = (outcome, error code, message): a job that
+    lost the race (to a cancel, or to the reconciler) leaves the item's history to whoever won.
+    """
+    item_id = item.id
     now = utcnow()
     guard = [TaskItem.id == item.id, TaskItem.status == ItemStatus.RUNNING]
     if running_job is not None:
         guard.append(TaskItem.job_id == running_job)
     if status in FINISHED_ITEM_STATUSES:
         values.setdefault("completed_at", now)
-    changed = session.execute(
-        update(TaskItem).where(*guard).values(status=status, updated_at=now, **values)
-    ).rowcount
+    changed = _rowcount(
+        session.execute(
+            update(TaskItem)
+            .where(*guard)
+            .values(status=status, updated_at=now, **values)
+        )
+    )
+    if changed:
+        _finish_attempt(session, item_id, running_job, *attempt)
     session.expire(item)
     return bool(changed)
 
 
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE changed (its result is a CursorResult)."""
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
 def _finish_attempt(
-    session: Session, item: TaskItem, outcome: str, code: str | None = None, message: str | None = None
+    session: Session,
+    item_id: int,
+    job_id: str | None,
+    outcome: str,
+    code: str | None = None,
+    message: str | None = None,
 ) -> None:
-    latest = session.scalars(
-        select(ItemAttempt)
-        .where(ItemAttempt.item_id == item.id, ItemAttempt.finished_at.is_(None))
-        .order_by(ItemAttempt.id.desc())
-        .limit(1)
-    ).first()
+    """Close the open attempt this job made (the item's latest open one when the job is unknown)."""
+    query = select(ItemAttempt).where(
+        ItemAttempt.item_id == item_id, ItemAttempt.finished_at.is_(None)
+    )
+    if job_id is not None:
+        query = query.where(ItemAttempt.job_id == job_id)
+    latest = session.scalars(query.order_by(ItemAttempt.id.desc()).limit(1)).first()
     if latest is not None:
         latest.outcome = outcome
         latest.error_code = code
@@ -305,7 +386,11 @@ def _finish_attempt(
 def _count(session: Session, task_id: int, status: ItemStatus, by: int = 1) -> None:
     """Add `by` to the task's count for `status`, then derive the task's status from the new counts."""
     column = _COUNT_COLUMN[status]
-    session.execute(update(ProcessingTask).where(ProcessingTask.id == task_id).values({column: column + by}))
+    session.execute(
+        update(ProcessingTask)
+        .where(ProcessingTask.id == task_id)
+        .values({column: column + by})
+    )
     refresh_task_status(session, task_id)
 
 
@@ -321,8 +406,14 @@ def refresh_task_status(session: Session, task_id: int) -> None:
         .values(
             status=case(
                 (t.status == TaskStatus.CANCELLED, TaskStatus.CANCELLED),
-                (done & (t.failed_items == 0) & (t.cancelled_items == 0), TaskStatus.COMPLETED),
-                (done & (t.completed_items == 0) & (t.failed_items > 0), TaskStatus.FAILED),
+                (
+                    done & (t.failed_items == 0) & (t.cancelled_items == 0),
+                    TaskStatus.COMPLETED,
+                ),
+                (
+                    done & (t.completed_items == 0) & (t.failed_items > 0),
+                    TaskStatus.FAILED,
+                ),
                 (done & (t.cancelled_items == t.total_items), TaskStatus.CANCELLED),
                 (done, TaskStatus.PARTIALLY_FAILED),
                 (t.started_at.is_(None), TaskStatus.QUEUED),
@@ -346,16 +437,23 @@ def cancel_task(session: Session, task: ProcessingTask) -> list[TaskItem]:
     now = utcnow()
     unfinished = list(
         session.scalars(
-            select(TaskItem).where(TaskItem.task_id == task.id, TaskItem.status.not_in(FINISHED_ITEM_STATUSES))
+            select(TaskItem).where(
+                TaskItem.task_id == task.id,
+                TaskItem.status.not_in(FINISHED_ITEM_STATUSES),
+            )
         )
     )
     ids = [item.id for item in unfinished]
     if ids:
-        changed = session.execute(
-            update(TaskItem)
-            .where(TaskItem.id.in_(ids), TaskItem.status.not_in(FINISHED_ITEM_STATUSES))
-            .values(status=ItemStatus.CANCELLED, completed_at=now, updated_at=now)
-        ).rowcount
+        changed = _rowcount(
+            session.execute(
+                update(TaskItem)
+                .where(
+                    TaskItem.id.in_(ids), TaskItem.status.not_in(FINISHED_ITEM_STATUSES)
+                )
+                .values(status=ItemStatus.CANCELLED, completed_at=now, updated_at=now)
+            )
+        )
         session.execute(
             update(ProcessingTask)
             .where(ProcessingTask.id == task.id)
@@ -364,7 +462,10 @@ def cancel_task(session: Session, task: ProcessingTask) -> list[TaskItem]:
     session.execute(
         update(ProcessingTask)
         .where(ProcessingTask.id == task.id)
-        .values(status=TaskStatus.CANCELLED, completed_at=func.coalesce(ProcessingTask.completed_at, now))
+        .values(
+            status=TaskStatus.CANCELLED,
+            completed_at=func.coalesce(ProcessingTask.completed_at, now),
+        )
     )
     session.flush()
     session.refresh(task)
@@ -374,27 +475,33 @@ def cancel_task(session: Session, task: ProcessingTask) -> list[TaskItem]:
 def retry_failed(session: Session, task: ProcessingTask) -> list[ItemJob]:
     """Queue the task's failed items again at the stage they failed in; others are left alone."""
     failed = list(
-        session.scalars(select(TaskItem).where(TaskItem.task_id == task.id, TaskItem.status == ItemStatus.FAILED))
+        session.scalars(
+            select(TaskItem).where(
+                TaskItem.task_id == task.id, TaskItem.status == ItemStatus.FAILED
+            )
+        )
     )
     now = utcnow()
     jobs: list[ItemJob] = []
     high = bool(task.config.get("high_priority"))
     for item in failed:
         job_id = new_job_id(item.stage, item.id)
-        changed = session.execute(
-            update(TaskItem)
-            .where(TaskItem.id == item.id, TaskItem.status == ItemStatus.FAILED)
-            .values(
-                status=ItemStatus.QUEUED,
-                job_id=job_id,
-                attempts=0,
-                queued_at=now,
-                completed_at=None,
-                updated_at=now,
+        changed = _rowcount(
+            session.execute(
+                update(TaskItem)
+                .where(TaskItem.id == item.id, TaskItem.status == ItemStatus.FAILED)
+                .values(
+                    status=ItemStatus.QUEUED,
+                    job_id=job_id,
+                    attempts=0,
+                    queued_at=now,
+                    completed_at=None,
+                    updated_at=now,
+                )
             )
-        ).rowcount
+        )
         if changed:
-            jobs.append(ItemJob(item.id, task.id, item.stage, job_id, high))  # type: ignore[arg-type]
+            jobs.append(ItemJob(item.id, task.id, as_stage(item.stage), job_id, high))
     if jobs:
         session.execute(
             update(ProcessingTask)
@@ -425,7 +532,15 @@ def stage_progress(session: Session, task: ProcessingTask) -> dict[str, dict[str
     ).all()
     stages: list[str] = list(task.stages)
     summary = {
-        stage: {"done": 0, "queued": 0, "running": 0, "failed": 0, "cancelled": 0, "waiting": 0, "skipped": 0}
+        stage: {
+            "done": 0,
+            "queued": 0,
+            "running": 0,
+            "failed": 0,
+            "cancelled": 0,
+            "waiting": 0,
+            "skipped": 0,
+        }
         for stage in stages
     }
     for stage, status, count in rows:
@@ -434,7 +549,9 @@ def stage_progress(session: Session, task: ProcessingTask) -> dict[str, dict[str
             summary[earlier]["done"] += count
         for later in stages[position + 1 :]:
             # an item that ended before a later stage never reaches it
-            summary[later]["skipped" if is_item_finished(status) else "waiting"] += count
+            summary[later]["skipped" if is_item_finished(status) else "waiting"] += (
+                count
+            )
         if status == ItemStatus.COMPLETED:
             summary[stage]["done"] += count
         elif status in (ItemStatus.QUEUED, ItemStatus.PENDING):
@@ -444,7 +561,9 @@ def stage_progress(session: Session, task: ProcessingTask) -> dict[str, dict[str
     return summary
 
 
-def recent_stage_seconds(session: Session, stage: str, sample: int = 50) -> float | None:
+def recent_stage_seconds(
+    session: Session, stage: str, sample: int = 50
+) -> float | None:
     """Median seconds of the stage's last `sample` completed attempts: the ETA's unit of work."""
     rows = session.execute(
         select(ItemAttempt.started_at, ItemAttempt.finished_at)
@@ -452,7 +571,9 @@ def recent_stage_seconds(session: Session, stage: str, sample: int = 50) -> floa
         .order_by(ItemAttempt.id.desc())
         .limit(sample)
     ).all()
-    durations = sorted((end - start).total_seconds() for start, end in rows if end is not None)
+    durations = sorted(
+        (end - start).total_seconds() for start, end in rows if end is not None
+    )
     if not durations:
         return None
     return durations[len(durations) // 2]
