@@ -8,7 +8,10 @@ PYTEST_ARGS ?=
 GLEANER_TEST_POSTGRES_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgresql://postgres@127.0.0.1:5432/test)
 export GLEANER_TEST_POSTGRES_URL
 
--include mk/*.mk
+include mk/*.mk
+
+# What `make test` installs before running the tests (each target is idempotent and quick when done).
+TEST_TOOLS := tools tools-observability tools-web
 
 .PHONY: help install run test test-only lint format typecheck bench all
 

@@ -16,8 +16,6 @@ BUILDAH_ENV := STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
 # Builds here go through a TLS-inspecting proxy whose CA is in this bundle; mounted read-only for RUN steps.
 BUILD_CA ?= /etc/ssl/certs/ca-certificates.crt
 
-TEST_TOOLS += tools
-
 .PHONY: tools tools-images manifests images test-deploy test-images
 
 tools: ## install helm + kubectl into .tools/bin (the chart tests need them; the validators come with uv sync)
