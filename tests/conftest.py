@@ -70,11 +70,15 @@ def redis(redis_url: str) -> Iterator[Redis]:
 def postgres_server_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, dropped at the end; skips when none is given."""
     if not POSTGRES_URL:
-        pytest.skip("PostgreSQL tests need GLEANER_TEST_POSTGRES_URL (make test sets it when a server answers)")
+        pytest.skip(
+            "PostgreSQL tests need GLEANER_TEST_POSTGRES_URL (make test sets it when a server answers)"
+        )
     from sqlalchemy import create_engine, text
 
     name = f"gleaner_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(Settings(DATABASE_URL=POSTGRES_URL).database_url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        Settings(DATABASE_URL=POSTGRES_URL).database_url, isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     base = Settings(DATABASE_URL=POSTGRES_URL).database_url.rsplit("/", 1)[0]
@@ -103,7 +107,9 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The test runs once on SQLite and once on PostgreSQL (skipped without a server)."""
     if request.param == "sqlite":
@@ -119,7 +125,13 @@ def db_url(sqlite_url: str) -> str:
 
 
 @pytest.fixture
-def test_env(db_url: str, redis_url: str, redis: Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def test_env(
+    db_url: str,
+    redis_url: str,
+    redis: Redis,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, str]:
     """The environment of this test's processes; tests may add to it before starting workers."""
     env = {
         **BASE_ENV,
@@ -151,18 +163,26 @@ def _worker_command(stage: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", f"gleaner_{stage}", *extra]
 
 
-def _process_env(test_env: dict[str, str], overrides: dict[str, str] | None) -> dict[str, str]:
+def _process_env(
+    test_env: dict[str, str], overrides: dict[str, str] | None
+) -> dict[str, str]:
     env = {**os.environ, **test_env, **(overrides or {})}
     # Test job functions (tests.jobs) are importable from the repository root.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(ROOT), env.get("PYTHONPATH", "")])
+    )
     return env
 
 
 @pytest.fixture
-def run_worker(test_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+def run_worker(
+    test_env: dict[str, str],
+) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run a stage's worker in burst mode until its queues are empty; returns the finished process."""
 
-    def run(stage: str, *, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(
+        stage: str, *, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             _worker_command(stage, "--burst"),
             env=_process_env(test_env, env),
@@ -172,21 +192,31 @@ def run_worker(test_env: dict[str, str]) -> Callable[..., subprocess.CompletedPr
             timeout=timeout,
             check=False,
         )
-        assert result.returncode == 0, f"{stage} worker exited {result.returncode}:\n{result.stderr[-4000:]}"
+        assert result.returncode == 0, (
+            f"{stage} worker exited {result.returncode}:\n{result.stderr[-4000:]}"
+        )
         return result
 
     return run
 
 
 @pytest.fixture
-def start_worker(test_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+def start_worker(
+    test_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Start a long-running worker process; every one still running is stopped after the test."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(stage: str, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    def start(
+        stage: str, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> subprocess.Popen[bytes]:
         log = open(tmp_path / f"worker-{stage}-{len(started)}.log", "wb")
         process = subprocess.Popen(
-            _worker_command(stage, *args), env=_process_env(test_env, env), cwd=ROOT, stdout=log, stderr=log
+            _worker_command(stage, *args),
+            env=_process_env(test_env, env),
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
         )
         started.append(process)
         return process

@@ -24,7 +24,9 @@ def succeed(item_id: int) -> dict[str, Any]:
 def _flaky(ctx: ItemContext) -> dict[str, Any]:
     # Fails on attempts 1 and 2, succeeds on the third.
     if ctx.attempt < 3:
-        raise RetryableError(f"transient failure on attempt {ctx.attempt}", code="http_503")
+        raise RetryableError(
+            f"transient failure on attempt {ctx.attempt}", code="http_503"
+        )
     return {"attempt": ctx.attempt}
 
 

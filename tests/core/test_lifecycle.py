@@ -130,7 +130,11 @@ class TestOutcomes:
     def test_mixed_outcomes_are_partially_failed(
         self, runtime: Runtime, run_worker: RunWorker
     ) -> None:
-        urls = ["https://example.com/ok/1", "https://example.com/bad", "https://example.com/ok/2"]
+        urls = [
+            "https://example.com/ok/1",
+            "https://example.com/bad",
+            "https://example.com/ok/2",
+        ]
         task_id = submit_task(runtime, urls=urls, job_path="tests.jobs.fail_bad_links")
         run_worker("parsing")
         task = get_task(runtime, task_id)
