@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,17 @@ def by_name(manifests: list[Manifest], kind: str, name: str) -> Manifest:
 
 def jp(expression: str, data: Any) -> Any:
     return jmespath.search(expression, data)
+
+
+def render_notes(tmp: Path, values: dict[str, str] | None = None) -> str:
+    """NOTES.txt as `helm install` would print it: `helm template` skips NOTES, so a copy of the chart
+    renders it through `tpl` into a ConfigMap (the text and its context are the chart's own)."""
+    copy = tmp / "gleaner"
+    shutil.copytree(CHART, copy)
+    (copy / "templates" / "NOTES.txt").rename(copy / "notes.src")
+    (copy / "templates" / "notes.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\n"
+        'data:\n  notes: {{ tpl (.Files.Get "notes.src") . | toJson }}\n'
+    )
+    notes = by_name(render(values, chart=copy), "ConfigMap", "notes")
+    return str(notes["data"]["notes"])

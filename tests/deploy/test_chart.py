@@ -190,7 +190,11 @@ def test_one_autoscaler_per_worker_on_its_queue(
                 "selector": {"matchLabels": {"queue": stage}},
             }
             # kubernetes-validate accepts AverageValue without averageValue; the API server does not.
-            assert metric["target"] == {"type": "AverageValue", "averageValue": "5"}
+            # The target is concurrency × 1.5 (test_worker_runtime.py checks how it follows concurrency).
+            assert metric["target"] == {
+                "type": "AverageValue",
+                "averageValue": {"parsing": "6", "ai": "3", "notion": "6"}[stage],
+            }
             assert jp("spec.behavior.scaleDown.stabilizationWindowSeconds", hpa) == 300
             assert jp("spec.behavior.scaleUp.stabilizationWindowSeconds", hpa) == 0
         else:
@@ -496,7 +500,9 @@ def test_readme_documents_every_value() -> None:
     params = [line.split()[2] for line in lines if line.startswith("## @param")]
     assert len(params) > 80
     missing = [p for p in params if f"`{p}`" not in readme]
-    assert not missing, f"README.md lacks {missing}: run `uv run python scripts/chart_values_table.py`"
+    assert not missing, (
+        f"README.md lacks {missing}: run `uv run python scripts/chart_values_table.py`"
+    )
 
 
 def test_render_is_deterministic_for_plain_manifests() -> None:

@@ -97,6 +97,32 @@ imagePullSecrets:
 {{- end -}}
 {{- end -}}
 
+{{/* Seconds between the end of the worker's shutdown grace and the pod's SIGKILL: the worker's own stop
+     timeout (gleaner.worker.DEFAULT_STOP_TIMEOUT_SECONDS), in which cut-off jobs reach a checkpoint and
+     requeue. A test reads the constant from the code. */}}
+{{- define "gleaner.worker.stopTimeout" -}}10{{- end -}}
+
+{{/* GLEANER_WORKER_SHUTDOWN_GRACE_SECONDS: the grace period minus the stop timeout, never below 0 */}}
+{{- define "gleaner.worker.shutdownGrace" -}}
+{{- max 0 (sub (int (include "gleaner.worker.grace" .)) (int (include "gleaner.worker.stopTimeout" .))) -}}
+{{- end -}}
+
+{{/* Autoscaling target, backlog per replica: the fixed value, else concurrency × backlog per job slot */}}
+{{- define "gleaner.worker.targetBacklog" -}}
+{{- $w := .worker -}}
+{{- $a := $w.autoscaling -}}
+{{- if gt (float64 $a.targetBacklogPerReplica) 0.0 -}}
+{{- $a.targetBacklogPerReplica | toString -}}
+{{- else -}}
+{{- round (mulf (float64 $w.concurrency) (float64 $a.targetBacklogPerJobSlot)) 3 | toString -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Does this worker patch its pod's deletion cost? dict "root" $ "worker" $w; "true" or "" */}}
+{{- define "gleaner.worker.podCost" -}}
+{{- if and .root.Values.rbac.create (ne .worker.podDeletionCost "off") -}}true{{- end -}}
+{{- end -}}
+
 {{/* Secrets and URLs -------------------------------------------------------------------------------- */}}
 
 {{- define "gleaner.apiKeySecretName" -}}
@@ -117,14 +143,19 @@ imagePullSecrets:
 {{- end -}}
 {{- end -}}
 
-{{/* Environment every Gleaner container gets: the shared ConfigMap, the store URLs, the pod's identity */}}
-{{- define "gleaner.env" -}}
+{{/* The pod's identity from the downward API: workers name their RQ workers after it and patch their own
+     pod's deletion cost with it */}}
+{{- define "gleaner.podIdentityEnv" -}}
 - name: GLEANER_POD_NAME
   valueFrom:
     fieldRef: {fieldPath: metadata.name}
 - name: GLEANER_POD_NAMESPACE
   valueFrom:
     fieldRef: {fieldPath: metadata.namespace}
+{{- end -}}
+
+{{/* Environment every Gleaner container gets: the store URLs (the shared ConfigMap comes through envFrom) */}}
+{{- define "gleaner.env" -}}
 {{- if .Values.postgresql.enabled }}
 - name: GLEANER_DATABASE_PASSWORD
   valueFrom:
@@ -182,6 +213,9 @@ checksum/config: {{ include (print .Template.BasePath "/config.yaml") . | sha256
 {{- if and .Values.redis.enabled .Values.redisExternal.existingSecret -}}
 {{- fail "redisExternal.existingSecret is set while redis.enabled is true: turn one of them off" -}}
 {{- end -}}
+{{- if not .Values.reconciler.enabled -}}
+{{- fail "reconciler.enabled is false: the reconciler runs RQ's scheduler, which moves every delayed retry to its queue (workers do not), and recovers jobs of dead workers; without it retries would never run. Set reconciler.enabled=true (reconciler.replicas=1 is enough)" -}}
+{{- end -}}
 {{- range $name := keys .Values.workers | sortAlpha -}}
 {{- $w := include "gleaner.worker" (dict "root" $ "name" $name) | fromYaml -}}
 {{- $a := $w.autoscaling -}}
@@ -196,6 +230,9 @@ checksum/config: {{ include (print .Template.BasePath "/config.yaml") . | sha256
 {{- end -}}
 {{- if lt (int (include "gleaner.worker.grace" (dict "worker" $w))) (int $w.jobTimeoutSeconds) -}}
 {{- fail (printf "workers.%s.terminationGracePeriodSeconds is below its jobTimeoutSeconds: a scale-down would kill running jobs" $name) -}}
+{{- end -}}
+{{- if and (eq $w.podDeletionCost "on") (not $.Values.rbac.create) -}}
+{{- fail (printf "workers.%s.podDeletionCost is on but rbac.create is false: the worker could not patch its pod; set rbac.create=true or podDeletionCost to auto or off" $name) -}}
 {{- end -}}
 {{- if not $w.image.repository -}}
 {{- fail (printf "workers.%s.image.repository is empty" $name) -}}
