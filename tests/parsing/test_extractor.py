@@ -1,9 +1,12 @@
 from datetime import date
 
+from lxml.html import document_fromstring  # type: ignore[import-untyped]
+
 from gleaner_parsing.extractor import (
+    canonical_link,
     content_hash,
     extract_article,
-    html_language,
+    page_language,
     readability_text,
 )
 from tests.parsing import pages
@@ -71,8 +74,20 @@ class TestHelpers:
         assert content_hash("a b c") != content_hash("a b d")
 
     def test_language_from_html_lang(self) -> None:
-        assert html_language('<!doctype html><html class="x" lang="pt_BR">') == "pt-br"
-        assert html_language("<html><body>") is None
+        page = (
+            '<!doctype html><html class="x" lang="pt_BR"><body><p>Olá</p></body></html>'
+        )
+        assert page_language(document_fromstring(page)) == "pt-br"
+        assert (
+            page_language(document_fromstring("<html><body><p>x</p></body></html>"))
+            is None
+        )
+
+    def test_canonical_link_is_read_from_the_head_only(self) -> None:
+        head = '<html><head><link rel="Canonical" href="/a?x=1"></head><body><p>x</p></body></html>'
+        body = '<html><head></head><body><link rel="canonical" href="/b"><p>x</p></body></html>'
+        assert canonical_link(document_fromstring(head)) == "/a?x=1"
+        assert canonical_link(document_fromstring(body)) is None
 
     def test_readability_fallback_reads_the_article(self) -> None:
         text = readability_text(pages.news_article())

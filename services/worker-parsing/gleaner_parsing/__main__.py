@@ -13,10 +13,10 @@ def check_settings(settings: Settings) -> None:
         try:
             AllowEntry.parse(entry)
         except ValueError as exc:
-            print(
-                f"gleaner: GLEANER_FETCH_ALLOW_NETWORKS: bad entry {entry!r}: {exc}",
-                file=sys.stderr,
-            )  # noqa: T201
+            message = (
+                f"gleaner: GLEANER_FETCH_ALLOW_NETWORKS: bad entry {entry!r}: {exc}"
+            )
+            print(message, file=sys.stderr)  # noqa: T201
             raise SystemExit(2) from None
 
 
