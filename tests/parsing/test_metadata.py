@@ -47,6 +47,7 @@ def test_fields_equal_trafilaturas_full_metadata(name: str) -> None:
 
 def test_the_tree_is_not_changed() -> None:
     tree = load_html(BYLINE_ONLY)
+    assert tree is not None
     before = len(list(tree.iter()))
     read_metadata(tree, URL, DEFAULT_OPTIONS.date_params)
     assert len(list(tree.iter())) == before
