@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from gleaner import tasks
+from gleaner import items
 from gleaner.db import session_scope
 from gleaner.models import AIProcessedContent, ItemStatus, ParsedContent, TaskItem
 from gleaner.queues import enqueue_item_jobs
@@ -102,7 +102,7 @@ def test_three_workers_file_every_page_once_within_the_budget(
             item for item in running if str(pid) in str(item.worker_name).split(".")
         ]
         again = [
-            tasks.requeue_item(session, item, item.job_id, outcome="lost")
+            items.requeue_item(session, item, item.job_id, outcome="lost")
             for item in lost
         ]
     assert victim.id in [item.id for item in lost]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -89,3 +89,8 @@ def insert_ignoring_conflicts(
     )
     # RETURNING lists only the rows inserted (psycopg's rowcount is -1 for this statement)
     return len(session.execute(statement.returning(model.id)).all())
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE changed (its result is a CursorResult)."""
+    return int(cast(CursorResult[Any], result).rowcount)

@@ -21,7 +21,7 @@ from rq.timeouts import JobTimeoutException
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from gleaner import metrics, tasks
+from gleaner import items, metrics, progress
 from gleaner.db import session_scope
 from gleaner.errors import Cancelled, PermanentError, RetryableError, ShuttingDown
 from gleaner.models import ProcessingTask, TaskItem, TaskStatus
@@ -103,8 +103,8 @@ def execute_item(stage: Stage, item_id: int, body: StageBody) -> dict[str, Any]:
 
     def claim() -> tuple[TaskItem | None, float | None]:
         with session_scope(runtime.sessions) as session:
-            item = tasks.start_item(session, item_id, job_id, worker_name)
-            return item, tasks.seconds_since(
+            item = items.start_item(session, item_id, job_id, worker_name)
+            return item, progress.seconds_since(
                 item.queued_at
             ) if item is not None else None
 
@@ -147,7 +147,7 @@ def _run_body(
         if task.status == TaskStatus.CANCELLED:
             raise Cancelled("the task was cancelled")
         result = body(ctx) or {}
-        follow_up = tasks.complete_stage(session, item, job_id, result)
+        follow_up = items.complete_stage(session, item, job_id, result)
         session.commit()
         bound.info(
             "item_stage_completed", next_stage=follow_up.stage if follow_up else None
@@ -158,7 +158,7 @@ def _run_body(
 
         def record_cancelled() -> None:
             with session_scope(runtime.sessions) as s:
-                tasks.record_cancelled_attempt(s, item_id, job_id)
+                items.record_cancelled_attempt(s, item_id, job_id)
 
         with_database(runtime, record_cancelled, bound)
         bound.info("item_cancelled")
@@ -168,7 +168,7 @@ def _run_body(
 
         def requeue() -> ItemJob | None:
             with session_scope(runtime.sessions) as s:
-                return tasks.requeue_item(s, s.get_one(TaskItem, item_id), job_id)
+                return items.requeue_item(s, s.get_one(TaskItem, item_id), job_id)
 
         again = with_database(runtime, requeue, bound)
         bound.info("item_requeued_on_shutdown")
@@ -221,7 +221,7 @@ def _handle_failure(
         limit = settings.max_attempts(stage)
         if isinstance(error, RetryableError) and attempts < limit:
             delay = retry_delay(settings, stage, attempts, error.retry_after)
-            again = tasks.schedule_retry(
+            again = items.schedule_retry(
                 session, item, job_id, error.code, error.message, delay
             )
             bound.warning(
@@ -237,7 +237,7 @@ def _handle_failure(
             if isinstance(error, PermanentError)
             else f"{error.message} (after {attempts} attempts)"
         )
-        tasks.fail_item(session, item, job_id, error.code, message)
+        items.fail_item(session, item, job_id, error.code, message)
     bound.warning(
         "item_failed", code=error.code, error=message, attempt=attempts, exc_info=exc
     )

@@ -41,7 +41,7 @@ from rq.scheduler import RQScheduler
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from gleaner import tasks
+from gleaner import items
 from gleaner.db import session_scope
 from gleaner.models import ItemStatus, TaskItem, utcnow
 from gleaner.queues import (
@@ -256,7 +256,7 @@ class Reconciler:
                 return None
             if item.attempts < limit:
                 delay = retry_delay(self.settings, item.stage, item.attempts, None)
-                again = tasks.schedule_retry(
+                again = items.schedule_retry(
                     session,
                     row,
                     item.job_id,
@@ -276,7 +276,7 @@ class Reconciler:
                 else ""
             )
             final = f"{message} (after {item.attempts} attempts){last}"
-            if tasks.fail_item(session, row, item.job_id, "worker_lost", final):
+            if items.fail_item(session, row, item.job_id, "worker_lost", final):
                 outcome.failed.append(item.id)
             else:
                 session.rollback()
@@ -295,16 +295,16 @@ class Reconciler:
                 .order_by(TaskItem.queued_at)
                 .limit(DEFAULT_BATCH)
             ).all()
-        items = [QueuedItem(*row) for row in rows]  # type: ignore[arg-type]
-        if not items:
+        queued = [QueuedItem(*row) for row in rows]  # type: ignore[arg-type]
+        if not queued:
             return
-        waiting = self.jobs_held(items)
+        waiting = self.jobs_held(queued)
         follow_ups: list[ItemJob] = []
-        for item in items:
+        for item in queued:
             if item.job_id in waiting:
                 continue
             with session_scope(self.runtime.sessions) as session:
-                again = tasks.reissue_item(session, item.id, item.stage, item.job_id)
+                again = items.reissue_item(session, item.id, item.stage, item.job_id)
             if again is not None:
                 outcome.reissued.append(item.id)
                 follow_ups.append(self.same_function(again, item.job_id))

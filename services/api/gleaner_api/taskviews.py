@@ -7,7 +7,7 @@ from rq import Worker
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from gleaner import tasks
+from gleaner import progress
 from gleaner.errors import NotFound
 from gleaner.models import (
     ItemStatus,
@@ -73,18 +73,18 @@ def eta_seconds(
     session: Session,
     redis: Redis,
     task: ProcessingTask,
-    progress: dict[str, dict[str, int]],
+    stages: dict[str, dict[str, int]],
 ) -> float | None:
     """Remaining work per stage × the stage's median attempt time ÷ its workers; None until measured."""
     if task.finished_items >= task.total_items:
         return 0.0
     workers = workers_per_stage(redis)
     total = 0.0
-    for stage, counts in progress.items():
+    for stage, counts in stages.items():
         remaining = counts["queued"] + counts["running"] + counts["waiting"]
         if not remaining:
             continue
-        median = tasks.recent_stage_seconds(session, stage)
+        median = progress.recent_stage_seconds(session, stage)
         if median is None:
             return None
         total += remaining * median / max(1, workers.get(stage, 0))
@@ -94,7 +94,7 @@ def eta_seconds(
 def render_task(
     session: Session, redis: Redis, task: ProcessingTask, include_items: bool
 ) -> dict[str, object]:
-    progress = tasks.stage_progress(session, task)
+    stages = progress.stage_progress(session, task)
     body: dict[str, object] = {
         "id": task.id,
         "type": task.type,
@@ -105,7 +105,7 @@ def render_task(
         "failed_items": task.failed_items,
         "cancelled_items": task.cancelled_items,
         "stages": task.stages,
-        "stage_progress": progress,
+        "stage_progress": stages,
         "job_id": task.job_id,
         "queue_name": task.queue_name,
         "worker_id": task.worker_id,
@@ -113,7 +113,7 @@ def render_task(
         "max_retries": task.max_retries,
         "result_data": task.result_data,
         "error": task.error,
-        "eta_seconds": eta_seconds(session, redis, task, progress),
+        "eta_seconds": eta_seconds(session, redis, task, stages),
         "created_at": task.created_at,
         "started_at": task.started_at,
         "completed_at": task.completed_at,
