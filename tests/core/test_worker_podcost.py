@@ -149,3 +149,19 @@ class TestWorkerPod:
             "100",
             "0",
         ]  # one patch per change, none while nothing changed
+
+
+def test_an_unreachable_api_server_costs_one_short_try_then_backs_off(
+    kube_env: dict[str, str], kube: KubeServer
+) -> None:
+    """A NetworkPolicy may block the API server: the heartbeat thread must not stall on it."""
+    cost = reporter()
+    kube.stop()  # nothing listens at the kubeconfig's address any more
+    started = time.monotonic()
+    assert not cost.report(1)
+    assert (
+        time.monotonic() - started < 4.0
+    )  # one try (retries off), bounded by the timeouts
+    started = time.monotonic()
+    assert not cost.report(2)  # within the back-off: no connection attempted at all
+    assert time.monotonic() - started < 0.5

@@ -33,7 +33,12 @@ DEFAULT_MIN_PATCH_SECONDS = 5.0
 COST_PER_RUNNING_JOB = 100
 """Deletion cost per job the pod is running; an idle pod costs 0 and goes first."""
 
-REQUEST_TIMEOUT_SECONDS = 5.0
+REQUEST_TIMEOUT_SECONDS = (2.0, 3.0)
+"""(connect, read) seconds: the patch runs on the heartbeat thread, which must beat every few seconds."""
+
+UNREACHABLE_BACKOFF_SECONDS = 60.0
+"""After the API server could not be reached, wait this long before trying again (a NetworkPolicy may
+block it for good; the heartbeat must not keep paying the connect timeout)."""
 
 
 def is_in_cluster() -> bool:
@@ -91,6 +96,9 @@ class PodDeletionCost:
         from kubernetes import client, config
 
         configuration = client.Configuration()
+        configuration.retries = (
+            0  # one try per report, bounded by REQUEST_TIMEOUT_SECONDS
+        )
         if in_cluster:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         else:
@@ -151,6 +159,7 @@ class PodDeletionCost:
             return False
         except (HTTPError, OSError) as exc:
             log.warning("pod_deletion_cost_patch_failed", error=str(exc))
+            self.last_patch = time.monotonic() + UNREACHABLE_BACKOFF_SECONDS
             return False
         log.debug("pod_deletion_cost_patched", pod=self.pod, cost=cost)
         return True
