@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from gleaner.apikeys import create_api_key
 from gleaner.db import migrate, session_scope
 from gleaner.runtime import Runtime
-from gleaner.settings import load_settings
+from gleaner.settings import Settings, load_settings
 
 STAGES = ("parsing", "ai", "notion")
 
@@ -104,82 +104,64 @@ def local_key(runtime: Runtime, key_file: Path) -> str:
     return key
 
 
-def run(port: int = 8000, redis_port: int = 6380) -> int:
-    env = dict(os.environ)
-    children: list[subprocess.Popen[bytes]] = []
-    settings = load_settings()
-    data_dir = settings.DATA_DIR
-    data_dir.mkdir(parents=True, exist_ok=True)
-    redis = not (env.get("GLEANER_REDIS_URL") or env.get("REDIS_URL"))
-    if redis:
-        children.append(start_redis(data_dir, redis_port))
-        env["GLEANER_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
-        wait_for_redis(env["GLEANER_REDIS_URL"])
-        os.environ["GLEANER_REDIS_URL"] = env["GLEANER_REDIS_URL"]
-        settings = load_settings()
-    env.setdefault("GLEANER_LOG_FORMAT", "console")
-    migrate(settings.database_url)
-    runtime = Runtime.start(settings)
-    key = local_key(runtime, data_dir / "local-api-key")
-    runtime.close()
-
+def start_services(
+    settings: Settings, env: dict[str, str], port: int
+) -> list[subprocess.Popen[bytes]]:
+    """The API, the reconciler (it also moves delayed retries to their queues) and a worker per stage."""
     python = sys.executable
-    api = [
-        python,
-        "-m",
-        "gleaner_api",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
+    commands = [
+        [
+            python,
+            "-m",
+            "gleaner_api",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        [python, "-m", "gleaner_api", "reconcile"],
+        *[[python, "-m", f"gleaner_{stage}"] for stage in STAGES],
     ]
-    # the reconciler also moves delayed retries back to their queues (RQ's scheduler)
-    reconciler = [python, "-m", "gleaner_api", "reconcile"]
-    commands = [api, reconciler] + [
-        [python, "-m", f"gleaner_{stage}"] for stage in STAGES
-    ]
+    services = []
     for index, command in enumerate(commands):
-        # each worker its own metrics port, so they do not collide on one machine
+        # each process its own metrics port, so they do not collide on one machine
         metrics_port = (
             settings.WORKER_METRICS_PORT and settings.WORKER_METRICS_PORT + index
         )
         child_env = {**env, "GLEANER_WORKER_METRICS_PORT": str(metrics_port)}
-        children.append(
+        services.append(
             subprocess.Popen(command, env=child_env, start_new_session=True)
         )
+    return services
 
-    def stop(*_: object) -> None:
-        # Workers and the API first (each finishes its job), Redis last, so nothing loses its queue.
-        for group in (
-            children[1:] if redis else children,
-            children[:1] if redis else [],
-        ):
-            for child in group:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
-            for child in group:
-                try:
-                    child.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-        raise SystemExit(0)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    base = f"http://127.0.0.1:{port}"
-    wait_until_ready(f"{base}/readyz")
+def stop_all(
+    services: list[subprocess.Popen[bytes]], redis: subprocess.Popen[bytes] | None
+) -> None:
+    """Workers and the API first (each finishes its job), Redis last, so nothing loses its queue."""
+    for group in (services, [redis] if redis else []):
+        for child in group:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in group:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def banner(settings: Settings, redis_url: str, base: str, key: str) -> str:
     notion = (
-        "Notion: dry run (set GLEANER_NOTION_TOKEN to file real pages)"
+        "dry run (set GLEANER_NOTION_TOKEN to file real pages)"
         if settings.NOTION_TOKEN is None
-        else "Notion: live"
+        else "live"
     )
-    sys.stdout.write(
-        f"""
+    return f"""
 Gleaner is running.
   API and web page: {base}/      API docs: {base}/docs
   API key:          {key}
-  {notion}; AI: {settings.AI_PROVIDER}; database: {settings.database_url}; Redis: {env["GLEANER_REDIS_URL"]}
+  Notion: {notion}; AI: {settings.AI_PROVIDER}; database: {settings.database_url}; Redis: {redis_url}
 
 Try it:
   curl -s -X POST {base}/api/pipelines -H 'Authorization: Bearer {key}' \\
@@ -187,10 +169,39 @@ Try it:
 
 Ctrl-C stops everything.
 """
-    )
+
+
+def run(port: int = 8000, redis_port: int = 6380) -> int:
+    env = dict(os.environ)
+    env.setdefault("GLEANER_LOG_FORMAT", "console")
+    settings = load_settings()
+    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    redis = None
+    if not (env.get("GLEANER_REDIS_URL") or env.get("REDIS_URL")):
+        redis = start_redis(settings.DATA_DIR, redis_port)
+        env["GLEANER_REDIS_URL"] = os.environ["GLEANER_REDIS_URL"] = (
+            f"redis://127.0.0.1:{redis_port}/0"
+        )
+        wait_for_redis(env["GLEANER_REDIS_URL"])
+        settings = load_settings()
+    migrate(settings.database_url)
+    runtime = Runtime.start(settings)
+    key = local_key(runtime, settings.DATA_DIR / "local-api-key")
+    runtime.close()
+    services = start_services(settings, env, port)
+
+    def stop(*_: object) -> None:
+        stop_all(services, redis)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    base = f"http://127.0.0.1:{port}"
+    wait_until_ready(f"{base}/readyz")
+    sys.stdout.write(banner(settings, settings.REDIS_URL, base, key))
     sys.stdout.flush()
     while True:
-        for child in children:
+        for child in services:
             if child.poll() is not None:
                 sys.stderr.write(
                     f"gleaner: {child.args!r} exited with {child.returncode}; stopping\n"
