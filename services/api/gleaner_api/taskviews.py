@@ -120,46 +120,51 @@ def render_task(
         "items": None,
     }
     if include_items:
-        rows = session.execute(
-            select(
-                TaskItem,
-                func.coalesce(Link.url, ParsedLink.url),
-                NotionImport.page_url,
-                NotionImport.state,
-            )
-            .outerjoin(ParsedContent, ParsedContent.id == TaskItem.parsed_content_id)
-            .outerjoin(Link, Link.id == TaskItem.link_id)
-            .outerjoin(ParsedLink, ParsedLink.id == ParsedContent.link_id)
-            .outerjoin(NotionImport, NotionImport.id == TaskItem.notion_import_id)
-            .where(TaskItem.task_id == task.id)
-            .order_by(TaskItem.id)
-        ).all()
-        items = [row[0] for row in rows]
-        extras = {row[0].id: row[1:] for row in rows}
-        positions = queue_positions(redis, task, items)
-        body["items"] = [
-            {
-                "id": item.id,
-                "item_id": item.item_id,
-                "item_type": item.item_type,
-                "stage": item.stage,
-                "status": item.status,
-                "attempts": item.attempts,
-                "job_id": item.job_id,
-                "error_code": item.error_code,
-                "error_message": item.error_message,
-                "position": positions.get(item.id),
-                "started_at": item.started_at,
-                "completed_at": item.completed_at,
-                "url": extras[item.id][0],
-                "link_id": item.link_id,
-                "parsed_content_id": item.parsed_content_id,
-                "ai_content_id": item.ai_content_id,
-                "notion_import_id": item.notion_import_id,
-                "notion_page_url": extras[item.id][1],
-                "notion_state": extras[item.id][2],
-                "result_data": item.result_data,
-            }
-            for item in items
-        ]
+        body["items"] = render_items(session, redis, task)
     return body
+
+
+def render_items(
+    session: Session, redis: Redis, task: ProcessingTask
+) -> list[dict[str, object]]:
+    """Each item with its link's URL, its Notion page and, while it waits, its place in the queue."""
+    rows = session.execute(
+        select(
+            TaskItem,
+            func.coalesce(Link.url, ParsedLink.url),
+            NotionImport.page_url,
+            NotionImport.state,
+        )
+        .outerjoin(ParsedContent, ParsedContent.id == TaskItem.parsed_content_id)
+        .outerjoin(Link, Link.id == TaskItem.link_id)
+        .outerjoin(ParsedLink, ParsedLink.id == ParsedContent.link_id)
+        .outerjoin(NotionImport, NotionImport.id == TaskItem.notion_import_id)
+        .where(TaskItem.task_id == task.id)
+        .order_by(TaskItem.id)
+    ).all()
+    positions = queue_positions(redis, task, [row[0] for row in rows])
+    return [
+        {
+            "id": item.id,
+            "item_id": item.item_id,
+            "item_type": item.item_type,
+            "stage": item.stage,
+            "status": item.status,
+            "attempts": item.attempts,
+            "job_id": item.job_id,
+            "error_code": item.error_code,
+            "error_message": item.error_message,
+            "position": positions.get(item.id),
+            "started_at": item.started_at,
+            "completed_at": item.completed_at,
+            "url": url,
+            "link_id": item.link_id,
+            "parsed_content_id": item.parsed_content_id,
+            "ai_content_id": item.ai_content_id,
+            "notion_import_id": item.notion_import_id,
+            "notion_page_url": page_url,
+            "notion_state": notion_state,
+            "result_data": item.result_data,
+        }
+        for item, url, page_url, notion_state in rows
+    ]
