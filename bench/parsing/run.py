@@ -1,15 +1,21 @@
 """Parsing-stage benchmark on the 181 real pages of the article-extraction benchmark.
 
-  uv run python bench/parsing/run.py [--repeats 3] [--workers 1 2]
+  uv run python bench/parsing/run.py [--repeats 3] [--workers 1 2] [--concurrency 4] [--skip-variants]
 
 1. Baseline, in this process: bare `trafilatura.extract(html, include_comments=False)` over the pages,
-   timed exactly as ../shared/tools/score_extraction.py --extract trafilatura does, and scored.
-2. Extractor variants (gleaner_parsing.extractor.ExtractOptions), in process: F1 and pages/s.
+   single-threaded, timed exactly as ../shared/tools/score_extraction.py --extract trafilatura does,
+   and scored.
+2. Extractor variants (gleaner_parsing.extractor.ExtractOptions), in process: F1 and pages/s, each
+   against a baseline pass timed just before it.
 3. The whole stage: the pages served gzip-compressed by a local HTTP server, a task of 181 links with
    stages (parsing, ai) submitted like the API does, N real `python -m gleaner_parsing --burst` workers
    (fetch, decode, extract, write SQL, enqueue the AI job). Pages/s is the span from the first attempt's
    start to the last attempt's end (from SQL, so process start-up is not counted). What landed in
    ParsedContent is scored with score_extraction.py.
+
+The machine is shared, so baseline and stage runs are interleaved (A B1 B2 A B1 B2 ...): each stage run's
+ratio is taken against the mean of the baseline passes just before and after it, and the table gives the
+median of those ratios, with the 1-minute load average at each round.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,16 +49,14 @@ from tests.parsing.server import PageServer  # noqa: E402
 from tests.servers import start_redis_server, stop_process  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "article-extraction-benchmark"
+BALANCED = ExtractOptions(favor_recall=False, fast=False)
 VARIANTS = {
-    "trafilatura defaults + metadata": ExtractOptions(
-        favor_precision=False, readability_fallback=False
-    ),
-    "favor_recall": ExtractOptions(favor_precision=False, favor_recall=True),
-    "fast (no internal fallbacks)": ExtractOptions(favor_precision=False, fast=True),
-    "favor_precision, no readability fallback": ExtractOptions(
-        readability_fallback=False
-    ),
-    "favor_precision + readability fallback (chosen)": DEFAULT_OPTIONS,
+    "trafilatura defaults + metadata": BALANCED,
+    "favor_precision": replace(BALANCED, favor_precision=True),
+    "favor_recall": replace(BALANCED, favor_recall=True),
+    "fast": replace(BALANCED, fast=True),
+    "fast + favor_precision": replace(BALANCED, fast=True, favor_precision=True),
+    "fast + favor_recall + readability fallback (chosen)": DEFAULT_OPTIONS,
 }
 
 
@@ -152,47 +157,85 @@ def run_stage(
     return len(ids) / span, {urls[url]: text for url, text in rows}
 
 
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="GLEANER_WORKER_CONCURRENCY"
+    )
+    parser.add_argument("--skip-variants", action="store_true")
     args = parser.parse_args()
     truth = json.loads((CORPUS / "ground-truth.json").read_text("utf-8"))
     pages = load_pages()
+    print(f"load average at start: {os.getloadavg()}")
 
-    print("baseline: bare trafilatura.extract, in process")
-    base = [baseline(pages, truth) for _ in range(args.repeats)]
-    base_f1, base_pps = base[0][0], statistics.median(pps for _, pps in base)
-    print(f"  F1 {base_f1:.4f}, median {base_pps:.1f} pages/s over {args.repeats} runs")
+    base_f1, _ = baseline(pages, truth)  # warm-up pass: imports, caches
+    print(f"baseline: bare trafilatura.extract, in process: F1 {base_f1:.4f}")
 
-    print("extractor variants, in process (one run each)")
-    for name, options in VARIANTS.items():
-        f1, pps = variant(pages, truth, options)
+    if not args.skip_variants:
         print(
-            f"  {name:50s} F1 {f1:.4f}  {pps:6.1f} pages/s  ({pps / base_pps:.0%} of baseline)"
+            "extractor variants, in process (ratio against a baseline pass just before)"
         )
+        for name, options in VARIANTS.items():
+            _, base_pps = baseline(pages, truth)
+            f1, pps = variant(pages, truth, options)
+            print(
+                f"  {name:50s} F1 {f1:.4f}  {pps:6.1f} pages/s  ({pps / base_pps:.0%} of {base_pps:.1f})"
+            )
 
     with tempfile.TemporaryDirectory(prefix="gleaner-bench-") as tmp:
         workdir = Path(tmp)
         redis_proc, redis_url = start_redis_server(workdir)
         server = PageServer(bench_dir=CORPUS / "html").start()
+        os.environ["GLEANER_WORKER_CONCURRENCY"] = str(args.concurrency)
+        ratios: dict[int, list[float]] = {w: [] for w in args.workers}
+        speeds: dict[int, list[float]] = {w: [] for w in args.workers}
+        bases: list[float] = []
+        last_texts: dict[int, dict[str, str]] = {}
         try:
+            before = baseline(pages, truth)[1]
+            bases.append(before)
+            for round_no in range(1, args.repeats + 1):
+                for workers in args.workers:
+                    load = load_average()
+                    pps, texts = run_stage(
+                        workdir, server, redis_url, sorted(pages), workers
+                    )
+                    after = baseline(pages, truth)[1]
+                    bases.append(after)
+                    ratio = pps / ((before + after) / 2)
+                    ratios[workers].append(ratio)
+                    speeds[workers].append(pps)
+                    last_texts[workers] = texts
+                    print(
+                        f"  round {round_no}, {workers} worker process(es) x {args.concurrency} threads: "
+                        f"{pps:.1f} pages/s; baseline {before:.1f} before, {after:.1f} after: "
+                        f"ratio {ratio:.0%} (load {load:.2f})"
+                    )
+                    before = after
+            print(
+                f"baseline median {statistics.median(bases):.1f} pages/s over {len(bases)} passes"
+            )
             for workers in args.workers:
-                print(f"whole stage, {workers} worker process(es), {args.repeats} runs")
-                runs = [
-                    run_stage(workdir, server, redis_url, sorted(pages), workers)
-                    for _ in range(args.repeats)
-                ]
-                pps = statistics.median(r[0] for r in runs)
                 pred = workdir / f"pred-{workers}.json"
-                pred.write_text(json.dumps(runs[-1][1], ensure_ascii=False), "utf-8")
+                pred.write_text(
+                    json.dumps(last_texts[workers], ensure_ascii=False), "utf-8"
+                )
                 scored = subprocess.run(
                     [sys.executable, str(ROOT.parent / "shared" / "tools" / "score_extraction.py"), str(pred)],
                     capture_output=True, text=True, check=True,
                 ).stdout.strip()  # fmt: skip
                 print(
-                    f"  median {pps:.1f} pages/s = {pps / base_pps:.0%} of baseline; ParsedContent scored: {scored}"
+                    f"{workers} worker process(es): median {statistics.median(speeds[workers]):.1f} pages/s, "
+                    f"median ratio {statistics.median(ratios[workers]):.0%} "
+                    f"(runs: {', '.join(f'{r:.0%}' for r in ratios[workers])}); ParsedContent scored: {scored}"
                 )
+            print(f"load average at end: {os.getloadavg()}")
         finally:
             server.stop()
             stop_process(redis_proc)

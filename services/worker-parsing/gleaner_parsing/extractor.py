@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -31,6 +32,15 @@ logging.getLogger("trafilatura").setLevel(logging.ERROR)
 logging.getLogger("readability").setLevel(logging.ERROR)
 
 WORD = re.compile(r"\w+")
+
+_LXML_LOCK = threading.Lock()
+"""One extraction at a time per process. trafilatura parses with one module-level lxml HTMLParser
+shared by every thread, which lxml does not support (a parser's libxml2 dictionary is not thread-safe),
+and lxml releases the GIL while it parses and copies trees: two job threads extracting at once crash
+the process now and then with SIGSEGV or "double free or corruption" (bench/parsing/RESULTS.md has
+the reproduction; upstream: trafilatura issues 840 and 925). Extraction holds the GIL for almost all
+its time anyway, so the lock costs nothing the GIL was not already taking; fetches and SQL of the
+other job threads still overlap with it."""
 _LANG_TAG = re.compile(r"[a-zA-Z]{2,3}(?:[-_][a-zA-Z0-9]{2,8})?")
 
 DEFAULT_MIN_WORDS = 1
@@ -81,6 +91,11 @@ def extract_article(
     """The article in a page, or None when there is no text worth keeping."""
     if content_type == "text/plain":
         return _article(content.strip(), title=_first_line(content))
+    with _LXML_LOCK:
+        return _extract_html(content, url, options)
+
+
+def _extract_html(content: str, url: str, options: ExtractOptions) -> Article | None:
     # Parsed once: the metadata readers and the canonical/lang lookups read this tree, and
     # bare_extraction works on its own copy of it (a copy costs a quarter of a parse).
     tree = load_html(content)
