@@ -24,11 +24,13 @@ import argparse
 import gzip
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,7 +42,7 @@ import trafilatura  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from gleaner.db import migrate, session_scope  # noqa: E402
-from gleaner.models import ItemAttempt, Link, ParsedContent  # noqa: E402
+from gleaner.models import FINISHED_ITEM_STATUSES, ItemAttempt, Link, ParsedContent  # noqa: E402
 from gleaner.runtime import Runtime  # noqa: E402
 from gleaner.settings import Settings  # noqa: E402
 from gleaner_parsing.extractor import DEFAULT_OPTIONS, ExtractOptions, extract_article  # noqa: E402
@@ -92,6 +94,23 @@ def variant(
     return score_extraction.score(truth, out)[3], len(pages) / seconds
 
 
+def wait_until(
+    check: Callable[[], bool],
+    what: str,
+    crashed: list[subprocess.Popen[bytes]] | None = None,
+    timeout: float = 600,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        dead = [p.returncode for p in crashed or [] if p.poll() is not None]
+        if dead:
+            print(f"  WORKER EXITED {dead} while waiting for: {what}")
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for: {what}")
+        time.sleep(0.05)
+
+
 def run_stage(
     workdir: Path, server: PageServer, redis_url: str, ids: list[str], workers: int
 ) -> tuple[float, dict[str, str]]:
@@ -113,19 +132,33 @@ def run_stage(
     )
     runtime = Runtime.start(settings)
     runtime.redis.flushdb()
-    urls = {server.url(f"/bench/{pid}"): pid for pid in ids}
-    task_id = submit_task(runtime, urls=list(urls), stages=("parsing", "ai"))
     process_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    # Long-running workers, all registered before the task exists: burst workers started together
+    # begin seconds apart on a busy machine, and the first one alone would set the pace meanwhile.
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "gleaner_parsing", "--burst"],
-            env=process_env,
-            cwd=ROOT,
+            [sys.executable, "-m", "gleaner_parsing"], env=process_env, cwd=ROOT
         )
         for _ in range(workers)
     ]
+    threads = workers * int(process_env.get("GLEANER_WORKER_CONCURRENCY", "4"))
+    wait_until(
+        lambda: runtime.redis.scard("rq:workers") >= threads, "workers registered"
+    )
+    urls = {server.url(f"/bench/{pid}"): pid for pid in ids}
+    task_id = submit_task(runtime, urls=list(urls), stages=("parsing", "ai"))
+
+    def finished() -> bool:
+        task = get_task(runtime, task_id)
+        return all(
+            i.stage == "ai" or i.status in FINISHED_ITEM_STATUSES for i in task.items
+        )
+
+    wait_until(finished, "task through the parsing stage", crashed=procs)
     for proc in procs:
-        if proc.wait(timeout=600) != 0:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        if proc.wait(timeout=60) not in (0, -signal.SIGTERM):
             print(
                 f"  WORKER EXITED {proc.returncode}: the items it held are counted below as not done"
             )
