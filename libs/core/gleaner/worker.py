@@ -301,7 +301,12 @@ class WorkerPool:
             ):  # quit on an error (Redis down mid-job): a fresh worker takes over
                 log.warning("worker_thread_replaced", worker=worker.name)
                 time.sleep(DEFAULT_RESPAWN_PAUSE_SECONDS)
-                self.slots[index] = self.start_slot(index)
+                try:
+                    self.slots[index] = self.start_slot(index)
+                except RedisError as exc:
+                    # Redis still down: keep the dead slot and try again on the next pass,
+                    # rather than let one refused connection end the whole process.
+                    log.warning("worker_thread_restart_failed", error=str(exc))
         return False
 
     def beat_forever(self) -> None:
