@@ -21,8 +21,9 @@ from gleaner.settings import Settings, Stage
 
 PIPELINE_STAGES: tuple[Stage, ...] = ("parsing", "ai", "notion")
 
-DEFAULT_RESULT_TTL = 3600
-"""Seconds RQ keeps a finished job's hash (what rq-dashboard shows as finished)."""
+DEFAULT_RESULT_TTL = 0
+"""Seconds RQ keeps a finished stage job's hash: none, SQL keeps every result (the item, its attempts);
+a finished job is deleted in the same pipeline that files it, instead of being stored and expired."""
 
 DEFAULT_FAILURE_TTL = 7 * 24 * 3600
 """Seconds RQ keeps a failed job in its failed registry; SQL keeps the item's reason for good."""
