@@ -99,7 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = load_settings()
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-connection lines are noise here
+    logging.getLogger("alembic").setLevel(
+        logging.WARNING
+    )  # its per-connection lines are noise here
     return (
         0 if wait_for_schema(settings.database_url, args.timeout, args.interval) else 1
     )
