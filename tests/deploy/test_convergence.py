@@ -113,9 +113,10 @@ def test_wait_for_schema_can_be_turned_off() -> None:
 
 def generated(manifest: Manifest) -> bool:
     """A Secret the chart fills with a random value (kept across upgrades through lookup)."""
-    return manifest["kind"] == "Secret" and (
-        manifest["metadata"].get("annotations", {}).get("helm.sh/resource-policy")
-        == "keep"
+    annotations = manifest["metadata"].get("annotations", {})
+    return bool(
+        manifest["kind"] == "Secret"
+        and annotations.get("helm.sh/resource-policy") == "keep"
     )
 
 
