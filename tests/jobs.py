@@ -97,3 +97,11 @@ def _fail_bad_links(ctx: ItemContext) -> dict[str, Any]:
 
 def fail_bad_links(item_id: int) -> dict[str, Any]:
     return execute_item("parsing", item_id, _fail_bad_links)
+
+
+def _crash(ctx: ItemContext) -> None:
+    raise ValueError("a bug, not a classified failure")
+
+
+def crash(item_id: int) -> dict[str, Any]:
+    return execute_item("parsing", item_id, _crash)
