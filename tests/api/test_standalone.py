@@ -216,7 +216,8 @@ def test_two_stacks_side_by_side_offline_first_try_and_ctrl_c_under_uv(
         assert task["items"][0]["notion_state"] == "dry_run"
         # quiet and readable by default: no INFO lines, no JSON, no tracebacks
         console = first.stderr.read_text()
-        assert "Traceback" not in console and "[info]" not in console, console
+        assert "Traceback" not in console, console
+        assert "[info]" not in console, console
         assert not [line for line in console.splitlines() if line.startswith("{")]
 
         api = second.api()

@@ -23,7 +23,8 @@ def test_an_expected_failure_is_one_line_with_code_and_reason(
     log = run_worker("parsing").stderr
     failed = [line for line in log.splitlines() if "item_failed" in line]
     assert len(failed) == 1, log
-    assert "code=http_404" in failed[0] and "the page answered 404" in failed[0]
+    assert "code=http_404" in failed[0]
+    assert "the page answered 404" in failed[0]
     assert "Traceback" not in log, log
     assert not [line for line in log.splitlines() if line.startswith("{")], (
         log
