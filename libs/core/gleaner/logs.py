@@ -54,9 +54,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     handler.addFilter(_not_reported_already)
-    handler.setLevel(
-        level
-    )  # also for loggers that set their own level (RQ's scheduler says INFO)
+    # also for loggers that set their own level (RQ's scheduler sets INFO)
+    handler.setLevel(level)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
