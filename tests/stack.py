@@ -119,11 +119,16 @@ class LocalStack:
     """Redis, a migrated SQLite file, the API on a free port and a worker per stage."""
 
     def __init__(
-        self, workdir: Path, pages: PageServer, env: dict[str, str] | None = None
+        self,
+        workdir: Path,
+        pages: PageServer,
+        env: dict[str, str] | None = None,
+        reconciler: bool = False,
     ) -> None:
         self.workdir = workdir
         self.pages = pages
         self.extra_env = env or {}  # on top of the defaults below
+        self.with_reconciler = reconciler  # it runs delayed retries when they are due
         self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}"
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -175,6 +180,10 @@ class LocalStack:
         )
         for stage in STAGES:
             self._spawn(f"worker-{stage}", [sys.executable, "-m", f"gleaner_{stage}"])
+        if self.with_reconciler:
+            self._spawn(
+                "reconciler", [sys.executable, "-m", "gleaner_api", "reconcile"]
+            )
         return self
 
     def _spawn(self, name: str, command: list[str]) -> None:

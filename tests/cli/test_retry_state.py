@@ -34,6 +34,7 @@ def stack(
             "GLEANER_PARSING_RETRY_DELAYS": f"0,{RETRY_DELAY_SECONDS}",
             "GLEANER_RECONCILE_INTERVAL_SECONDS": "1",
         },
+        reconciler=True,
     ).start()
     yield local
     local.stop()
