@@ -66,7 +66,9 @@ def prometheus_server(
         stop_prometheus(server)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(
+    240
+)  # two API and two worker processes start first: slow on a loaded machine
 def test_prometheus_computes_the_chart_signal_from_real_processes(
     runtime: Runtime,
     start_worker: Callable[..., Popen[bytes]],
