@@ -12,8 +12,8 @@ import httpx
 from tests.conftest import ROOT
 from tests.servers import free_port, stop_process
 
-START_TIMEOUT_SECONDS = 60.0
-"""Imports are slow on a busy 2-core machine."""
+START_TIMEOUT_SECONDS = 180.0
+"""Imports are slow on a busy 2-core machine (seen: over 60 s under a load of 20)."""
 
 
 class LiveApi:
