@@ -81,6 +81,7 @@ class TaskType(StrEnum):
 
 
 class TaskStatus(StrEnum):
+    WAITING = "waiting"  # for the tasks it named in `after` (gleaner.dependencies)
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -355,6 +356,21 @@ class TaskItem(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     task: Mapped[ProcessingTask] = relationship(back_populates="items")
+
+
+class TaskDependency(Base):
+    """`task_id` waits for `parent_id` to end (gleaner.dependencies); the row goes when either does."""
+
+    __tablename__ = "task_dependencies"
+
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("processing_tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    parent_id: Mapped[int] = mapped_column(
+        ForeignKey("processing_tasks.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    )
 
 
 class ItemAttempt(Base):

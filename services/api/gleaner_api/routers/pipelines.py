@@ -68,7 +68,9 @@ def run_pipeline(
             for link in links
         ],
         config=config,
-        high_priority=body.priority == "high",
+        priority=body.priority,
+        after=body.after,
+        condition=body.condition,
     )
     return TaskQueued(
         task_id=task.id,
