@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     MAX_BATCH_SIZE: int = Field(default=1000, ge=1)  # links per request; beyond it: 422
     MAX_URL_LENGTH: int = Field(default=2048, ge=64)
     SSE_POLL_SECONDS: float = Field(default=0.5, gt=0)
+    # The shortest interval (or cron gap) a schedule may ask for: a schedule is not a load generator.
+    SCHEDULE_MIN_INTERVAL_SECONDS: int = Field(default=60, ge=1)
 
     # --- retention (the CronJob runs `python -m gleaner_api retention`) ----------------------------------
     RETENTION_COMPLETED_DAYS: int = Field(default=7, ge=1)

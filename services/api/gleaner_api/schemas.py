@@ -296,3 +296,69 @@ class AIModelRead(BaseModel):
     config: dict[str, Any]
     is_default: bool
     created_at: datetime
+
+
+# --- schedules --------------------------------------------------------------------------------------
+
+
+class ScheduleCreate(Strict):
+    name: str = Field(min_length=1, max_length=100, examples=["morning news"])
+    cron: str | None = Field(
+        default=None,
+        max_length=120,
+        description="five-field cron expression, read in `timezone`; or give interval_seconds",
+        examples=["0 7 * * 1-5"],
+    )
+    timezone: str = Field(
+        default="UTC",
+        max_length=64,
+        description="IANA time zone of `cron`",
+        examples=["Europe/Paris"],
+    )
+    interval_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="fire every this many seconds instead of on a cron expression",
+    )
+    pipeline: PipelineCreate = Field(
+        description="the POST /api/pipelines body each firing submits (without `after`)",
+        examples=[{"urls": ["https://example.org/news"], "stages": ["parsing", "ai"]}],
+    )
+
+
+class ScheduleFiringRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    tick_at: datetime = Field(
+        description="the due time it fired for (the request's time for run-now)"
+    )
+    manual: bool
+    outcome: str = Field(description="created (see task_id) or failed (see error)")
+    task_id: int | None
+    error: str | None
+    fired_at: datetime
+
+
+class ScheduleRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    cron: str | None
+    timezone: str
+    interval_seconds: int | None
+    pipeline: dict[str, Any]
+    paused: bool
+    next_fire_at: datetime | None = Field(
+        description="the next firing (None while paused)"
+    )
+    last_fired_at: datetime | None
+    last_outcome: str | None = Field(description="created or failed")
+    last_task_id: int | None
+    last_error: str | None
+    created_at: datetime
+    firings: list[ScheduleFiringRead] | None = Field(
+        default=None,
+        description="the latest firings, newest first (on GET of one schedule)",
+    )

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from gleaner_api.cli.client import ApiClient, ApiError
 from gleaner_api.cli.config import ConfigError, load_config
+from gleaner_api.cli.schedules import schedules_app
 from gleaner_api.cli.views import (
     items_table,
     queues_table,
@@ -46,6 +47,7 @@ keys_app = typer.Typer(
     help="API keys (written straight to the database: run where GLEANER_DATABASE_URL points)."
 )
 app.add_typer(keys_app, name="keys")
+app.add_typer(schedules_app, name="schedules")
 
 console = Console(highlight=False)
 

@@ -82,6 +82,8 @@ class ApiClient:
             raise self._unreachable(exc) from exc
         if response.is_error:
             raise _error_of(response)
+        if response.status_code == 204:
+            return None
         try:
             return response.json()
         except ValueError as exc:

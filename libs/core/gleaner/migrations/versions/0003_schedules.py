@@ -1,4 +1,4 @@
-"""Task dependencies (and the tables of schedules and webhooks as they land)
+"""Task dependencies, schedules and their firings
 
 Revision ID: 0003_schedules
 Revises: 0001
@@ -40,8 +40,60 @@ def upgrade() -> None:
         op.f("ix_task_dependencies_parent_id"), "task_dependencies", ["parent_id"]
     )
 
+    op.create_table(
+        "schedules",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("owner", sa.String(length=100), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("cron", sa.String(length=120), nullable=True),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("interval_seconds", sa.Integer(), nullable=True),
+        sa.Column("pipeline", sa.JSON(), nullable=False),
+        sa.Column("paused", sa.Boolean(), nullable=False),
+        sa.Column("next_fire_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_fired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_outcome", sa.String(length=16), nullable=True),
+        sa.Column("last_task_id", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_schedules")),
+    )
+    op.create_index(op.f("ix_schedules_next_fire_at"), "schedules", ["next_fire_at"])
+    op.create_index(op.f("ix_schedules_owner"), "schedules", ["owner"])
+    op.create_table(
+        "schedule_firings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("schedule_id", sa.Integer(), nullable=False),
+        sa.Column("tick_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("manual", sa.Boolean(), nullable=False),
+        sa.Column("task_id", sa.Integer(), nullable=True),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("fired_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["schedule_id"],
+            ["schedules.id"],
+            name=op.f("fk_schedule_firings_schedule_id_schedules"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"],
+            ["processing_tasks.id"],
+            name=op.f("fk_schedule_firings_task_id_processing_tasks"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_schedule_firings")),
+        sa.UniqueConstraint("schedule_id", "tick_at", name="uq_schedule_firings_tick"),
+    )
+    op.create_index(
+        op.f("ix_schedule_firings_schedule_id"), "schedule_firings", ["schedule_id"]
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("schedule_firings")
+    op.drop_table("schedules")
     op.drop_index(
         op.f("ix_task_dependencies_parent_id"), table_name="task_dependencies"
     )
