@@ -19,9 +19,11 @@ from sqlalchemy import case, func, select
 from gleaner.models import ProcessingTask, TaskItem, TaskStatus
 from gleaner.queues import PRIORITIES, QUEUES
 from gleaner.retries import RetryStrategy
-from gleaner_api.deps import OwnerDep, RedisDep, SessionDep, SettingsDep
+from gleaner_api.deps import OwnerDep, RedisDep, SessionDep, SessionRoute, SettingsDep
 
-router = APIRouter(prefix="/api/monitoring", tags=["monitoring"])
+router = APIRouter(
+    prefix="/api/monitoring", tags=["monitoring"], route_class=SessionRoute
+)
 
 
 def _iso(value: Any) -> str | None:

@@ -11,12 +11,14 @@ from sqlalchemy import func, select
 from gleaner.errors import InvalidRequest, NotFound
 from gleaner.models import Schedule, ScheduleFiring, utcnow
 from gleaner.schedules import check_timing, next_fire_time
-from gleaner_api.deps import OwnerDep, RuntimeDep, SessionDep
+from gleaner_api.deps import OwnerDep, RuntimeDep, SessionDep, SessionRoute
 from gleaner_api.routers.pipelines import prepare_pipeline
 from gleaner_api.scheduler import fire
 from gleaner_api.schemas import Page, ScheduleCreate, ScheduleFiringRead, ScheduleRead
 
-router = APIRouter(prefix="/api/schedules", tags=["schedules"])
+router = APIRouter(
+    prefix="/api/schedules", tags=["schedules"], route_class=SessionRoute
+)
 
 
 class ErrorDetail(BaseModel):
