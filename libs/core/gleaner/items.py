@@ -9,7 +9,7 @@ Callers commit; jobs are enqueued only after the commit (queues.enqueue_item_job
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -34,7 +34,7 @@ from gleaner.models import (
     TaskStatus,
     utcnow,
 )
-from gleaner.queues import ItemJob, as_stage, new_job_id, next_stage
+from gleaner.queues import ItemJob, as_stage, new_job_id, next_stage, task_priority
 from gleaner.settings import Stage
 from gleaner.tasks import count_item, count_item_on
 
@@ -238,7 +238,7 @@ def complete_stage(
         item.task_id,
         following,
         next_job,
-        bool(task.config.get("high_priority")),
+        task_priority(task.config),
     )
 
 
@@ -261,7 +261,8 @@ def schedule_retry(
         ItemStatus.QUEUED,
         attempt=(outcome, code, message),
         job_id=retry_job,
-        queued_at=utcnow(),
+        # when it is due: the API shows "retrying in N s", and the reconciler leaves it alone till then
+        queued_at=utcnow() + timedelta(seconds=delay),
         error_code=code,
         error_message=message,
     ):
@@ -272,7 +273,7 @@ def schedule_retry(
         item.task_id,
         stage,
         retry_job,
-        bool(task.config.get("high_priority")),
+        task_priority(task.config),
         delay=delay,
     )
 
@@ -295,9 +296,7 @@ def requeue_item(
     ):
         return None
     task = session.get_one(ProcessingTask, item.task_id)
-    return ItemJob(
-        item.id, item.task_id, stage, again, bool(task.config.get("high_priority"))
-    )
+    return ItemJob(item.id, item.task_id, stage, again, task_priority(task.config))
 
 
 def reissue_item(
@@ -324,9 +323,7 @@ def reissue_item(
     if task_id is None:
         return None
     task = session.get_one(ProcessingTask, task_id)
-    return ItemJob(
-        item_id, task_id, stage, again, bool(task.config.get("high_priority"))
-    )
+    return ItemJob(item_id, task_id, stage, again, task_priority(task.config))
 
 
 def fail_item(
