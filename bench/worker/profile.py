@@ -65,13 +65,23 @@ def main() -> None:
         }
         try:
             run = [sys.executable, "-m", "bench.worker.prepare", "gleaner"]
-            subprocess.run([*run, args.job, str(args.count)], env=env, cwd=ROOT, check=True)
+            subprocess.run(
+                [*run, args.job, str(args.count)], env=env, cwd=ROOT, check=True
+            )
             raw = workdir / "profile.txt"
             spy = Path(sys.executable).parent / "py-spy"
             worker = [sys.executable, "-m", "bench.worker.gleanerworker"]
             subprocess.run(
                 [
-                    *(str(spy), "record", "--gil", "--format", "raw", "--rate", str(args.rate)),
+                    *(
+                        str(spy),
+                        "record",
+                        "--gil",
+                        "--format",
+                        "raw",
+                        "--rate",
+                        str(args.rate),
+                    ),
                     *("--output", str(raw), "--", *worker),
                     *("--concurrency", str(args.threads)),
                 ],
