@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.worker.run import ROOT, fresh_postgres
@@ -39,6 +40,10 @@ MARKERS = {
 }
 
 
+def _nothing() -> None:
+    pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("job")
@@ -50,7 +55,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         server, url = start_redis_server(workdir)
-        database_url, drop = f"sqlite:///{workdir / 'bench.db'}", lambda: None
+        database_url = f"sqlite:///{workdir / 'bench.db'}"
+        drop: Callable[[], None] = _nothing
         if args.postgres:
             database_url, drop = fresh_postgres(args.postgres)
         env = {
@@ -99,20 +105,20 @@ def main() -> None:
 def report(raw: str) -> None:
     stacks: list[tuple[str, int]] = []
     for line in raw.splitlines():
-        stack, _, count = line.rpartition(" ")
+        stack, _, samples = line.rpartition(" ")
         if stack:
-            stacks.append((stack, int(count)))
-    total = sum(count for _, count in stacks)
+            stacks.append((stack, int(samples)))
+    total = sum(n for _, n in stacks)
     print(f"{total} samples")
     for label, marker in MARKERS.items():
-        hits = sum(count for stack, count in stacks if marker in stack)
+        hits = sum(n for stack, n in stacks if marker in stack)
         print(f"  {100 * hits / total:5.1f} %  {label}")
     tops: collections.Counter[str] = collections.Counter()
-    for stack, count in stacks:
-        tops[stack.split(";")[-1]] += count
+    for stack, n in stacks:
+        tops[stack.split(";")[-1]] += n
     print("top of stack:")
-    for frame, count in tops.most_common(15):
-        print(f"  {100 * count / total:5.1f} %  {frame}")
+    for frame, n in tops.most_common(15):
+        print(f"  {100 * n / total:5.1f} %  {frame}")
 
 
 if __name__ == "__main__":
