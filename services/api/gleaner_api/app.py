@@ -13,6 +13,7 @@ from gleaner.metrics import exposition, make_registry
 from gleaner.runtime import Runtime, set_current
 from gleaner.schedules import ScheduleCollector
 from gleaner.settings import Settings, load_settings
+from gleaner.webhooks import WebhookCollector
 from gleaner_api.handlers import install_handlers
 from gleaner_api.routers import (
     ai_models,
@@ -24,6 +25,7 @@ from gleaner_api.routers import (
     stages,
     tasks,
     web,
+    webhooks,
 )
 
 
@@ -35,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runtime = runtime
         app.state.metrics = make_registry(runtime.redis, runtime.settings)
         app.state.metrics.register(ScheduleCollector(runtime.sessions))
+        app.state.metrics.register(WebhookCollector(runtime.sessions))
         set_current(runtime)  # eager mode runs jobs in this process
         key = runtime.settings.BOOTSTRAP_API_KEY
         if key is not None:
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pipelines.router)  # /api/pipelines
     app.include_router(tasks.router)  # /api/tasks
     app.include_router(schedules.router)  # /api/schedules
+    app.include_router(webhooks.router)  # /api/webhooks
     app.include_router(stages.parsing)  # /api/parsing/async
     app.include_router(stages.ai)  # /api/ai/async
     app.include_router(stages.notion)  # /api/notion/async
