@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 from standardwebhooks.webhooks import Webhook
 
 from gleaner.db import session_scope
+from gleaner.deliveries import deliver_due, make_client
 from gleaner.runtime import Runtime
-from gleaner.webhooks import collect_events, deliver_due, make_client
+from gleaner.webhooks import collect_events
 from tests.conftest import RunWorker
 from tests.factories import submit_task
 

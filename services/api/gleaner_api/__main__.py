@@ -41,8 +41,8 @@ def run_migrations(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def reconcile(settings: Settings, _args: argparse.Namespace) -> int:
+    from gleaner.deliveries import Deliverer
     from gleaner.reconciler import run
-    from gleaner.webhooks import Deliverer
     from gleaner_api.scheduler import Scheduler
 
     # Every reconciler replica also fires schedules and delivers webhooks: SQL claims, not the leader

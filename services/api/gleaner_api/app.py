@@ -9,11 +9,11 @@ from fastapi import FastAPI, Response
 
 from gleaner.apikeys import ensure_api_key
 from gleaner.db import session_scope
+from gleaner.deliveries import WebhookCollector
 from gleaner.metrics import exposition, make_registry
 from gleaner.runtime import Runtime, set_current
 from gleaner.schedules import ScheduleCollector
 from gleaner.settings import Settings, load_settings
-from gleaner.webhooks import WebhookCollector
 from gleaner_api.handlers import install_handlers
 from gleaner_api.routers import (
     ai_models,
