@@ -25,6 +25,7 @@ from lxml.html import HtmlElement  # type: ignore[import-untyped]
 from readability import Document as ReadabilityDocument
 from trafilatura import load_html
 
+from gleaner.language import detect_language
 from gleaner_parsing.metadata import read_metadata
 
 # trafilatura logs every page it discards at WARNING; our failure codes say it once, per item.
@@ -90,7 +91,10 @@ def extract_article(
 ) -> Article | None:
     """The article in a page, or None when there is no text worth keeping."""
     if content_type == "text/plain":
-        return _article(content.strip(), title=_first_line(content))
+        text = content.strip()
+        return _article(
+            text, title=_first_line(content), language=detect_language(text)
+        )
     with _LXML_LOCK:
         return _extract_html(content, url, options)
 
@@ -127,7 +131,8 @@ def _extract_html(content: str, url: str, options: ExtractOptions) -> Article | 
         author=_clean(meta.author),
         published=_parse_date(meta.date),
         site_name=_clean(meta.sitename),
-        language=page_language(tree),
+        # The text says which language it is in; the page's declaration decides when CLD2 is unsure.
+        language=detect_language(text, page_language(tree)),
         canonical_url=_canonical(canonical_link(tree), url),
     )
 
