@@ -26,6 +26,7 @@ from readability import Document as ReadabilityDocument
 from trafilatura import load_html
 
 from gleaner.language import detect_language
+from gleaner_parsing import cleanup
 from gleaner_parsing.metadata import read_metadata
 
 # trafilatura logs every page it discards at WARNING; our failure codes say it once, per item.
@@ -60,6 +61,14 @@ class ExtractOptions:
     fallback_below_words: int = (
         25  # use readability's text when trafilatura's is shorter than this
     )
+    # Rules on the extracted text (gleaner_parsing.cleanup), kept by hold-out (bench/parsing/holdout.py).
+    reflow: bool = True
+    drop_heading: bool = False
+    drop_pointers: bool = False
+    drop_calls_to_action: bool = False
+    drop_timestamps: bool = False
+    drop_shouting: bool = False
+    drop_trailing_list: bool = False
     date_params: dict[str, Any] = field(
         default_factory=lambda: {"original_date": True, "extensive_search": False}
     )
@@ -116,6 +125,7 @@ def _extract_html(content: str, url: str, options: ExtractOptions) -> Article | 
         include_tables=options.include_tables,
     )
     text = (document.text or "").strip() if document is not None else ""
+    text = clean_text(text, meta.title, meta.description, options)
     if (
         options.readability_fallback
         and count_words(text) < options.fallback_below_words
@@ -135,6 +145,30 @@ def _extract_html(content: str, url: str, options: ExtractOptions) -> Article | 
         language=detect_language(text, page_language(tree)),
         canonical_url=_canonical(canonical_link(tree), url),
     )
+
+
+def clean_text(
+    text: str, title: str | None, description: str | None, options: ExtractOptions
+) -> str:
+    """The extracted text with the cleanup rules the options switch on."""
+    if options.reflow:
+        text = cleanup.reflow(text)
+    lines = text.splitlines()
+    if options.drop_heading:
+        lines = cleanup.drop_heading(lines, title, description)
+    checks = [
+        (options.drop_pointers, cleanup.is_pointer),
+        (options.drop_calls_to_action, cleanup.is_call_to_action),
+        (options.drop_timestamps, cleanup.is_timestamp),
+        (options.drop_shouting, cleanup.is_shouting),
+    ]
+    active = [check for wanted, check in checks if wanted]
+    if active:
+        lines = [line for line in lines if not any(check(line) for check in active)]
+    if options.drop_trailing_list:
+        lines = cleanup.drop_trailing_list(lines)
+    cleaned = "\n".join(lines).strip()
+    return cleaned or text  # a page that is all "furniture" by these rules keeps what it had
 
 
 def readability_text(html: str) -> str:
