@@ -1,14 +1,19 @@
 """The default provider: an extractive digest from packages that carry all their data.
 
-- Summary: sumy's LexRank over sentences split by segtok. sumy's own `Tokenizer` needs NLTK's punkt
-  data, which is a download; segtok is pure Python, and sumy accepts any object with `to_sentences()` and
-  `to_words()`. Stop words ship with sumy, and the Snowball stemmer is code, not data.
-- Keywords: YAKE (statistical, no model), two-word phrases at most, case folded, no keyword inside another.
+- Language: the parsing stage's, or CLD2's reading of the text for rows stored without one.
+- Sentences and words per language (gleaner_ai.providers.languages): segtok plus the full stops of
+  CJK, Devanagari and Arabic, Thai by PyThaiNLP's CRF cutter, Chinese and Japanese words by rjieba and
+  MeCab/IPADIC; sumy's `Tokenizer` is not used (it needs NLTK's punkt download).
+- Page furniture that extraction let through (buttons, bylines, copyright lines, lone timestamps) is
+  dropped first (gleaner_ai.providers.boilerplate).
+- Summary: sumy's LexRank over whole sentences, in reading order, with the language's stop words.
+- Keywords: YAKE (statistical, no model) over the segmented text, two words at most, each written in
+  the text, no UI word, none inside another.
 - Insights: the sentences that carry figures and quotations, and the names the text keeps coming back
   to (gleaner_ai.providers.insights).
 
-Nothing here touches the network or the disk beyond the installed packages; a test runs it with an empty
-NLTK_DATA and every socket refused.
+Nothing here touches the network or the disk beyond the installed packages; tests run it with an empty
+NLTK_DATA and every socket refused (tests/offline.py).
 """
 
 from __future__ import annotations
