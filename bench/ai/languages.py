@@ -58,9 +58,9 @@ print(json.dumps({
 """
 
 
-def documents() -> list[tuple[str, str, str | None, str]]:
+def documents() -> list[tuple[str, str, str | None, str | None]]:
     """(label, title + text, language for this tree, language main's parsing stage stored)."""
-    docs = [
+    docs: list[tuple[str, str, str | None, str | None]] = [
         (a.language, a.title + "\n" + "\n".join(a.paragraphs), a.language, a.declared)
         for a in ARTICLES
     ]
@@ -70,16 +70,45 @@ def documents() -> list[tuple[str, str, str | None, str]]:
     return docs
 
 
-def run(code_root: str, path: Path, language: str | None, rounds: int) -> dict[str, object]:
+def run(
+    code_root: str, path: Path, language: str | None, rounds: int
+) -> dict[str, object]:
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, code_root, str(path), language or "", str(rounds)],
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            code_root,
+            str(path),
+            language or "",
+            str(rounds),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
-        check=True,
+        check=False,
     )
+    if (
+        done.returncode != 0
+    ):  # main's provider crashes on some languages: that is a result too
+        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "?"
+        return {"error": last[:160], "module": code_root}
     result: dict[str, object] = json.loads(done.stdout)
     return result
+
+
+def cells(result: dict[str, object]) -> str:
+    if "error" in result:
+        return f"fails: {result['error']} | – | – "
+    return (
+        f"{result['cold_ms']:.0f} | {result['warm_ms']:.0f} | {result['rss_mb']:.0f} "
+    )
+
+
+def ratio(ours: dict[str, object], main_: dict[str, object]) -> float | None:
+    if "error" in ours or "error" in main_:
+        return None
+    return float(str(ours["warm_ms"])) / float(str(main_["warm_ms"]))
 
 
 def main() -> None:
@@ -91,28 +120,46 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "baseline"
         subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(base), args.baseline_commit],
+            [
+                "git",
+                "-C",
+                str(ROOT),
+                "worktree",
+                "add",
+                "--detach",
+                "-q",
+                str(base),
+                args.baseline_commit,
+            ],
             check=True,
         )
         try:
             rows = measure(base, Path(tmp), args.rounds)
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
-    print("| language | this tree: cold ms | warm ms/doc | peak RSS MB | main: cold ms | warm ms/doc | peak RSS MB | warm ratio |")
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
+                check=False,
+            )
+    print(
+        "| language | this tree: cold ms | warm ms/doc | peak RSS MB | main: cold ms | warm ms/doc | peak RSS MB | warm ratio |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, ours, main_ in rows:
+        r = ratio(ours, main_)
         print(
-            f"| {label} | {ours['cold_ms']:.0f} | {ours['warm_ms']:.0f} | {ours['rss_mb']:.0f} | "
-            f"{main_['cold_ms']:.0f} | {main_['warm_ms']:.0f} | {main_['rss_mb']:.0f} | "
-            f"{float(ours['warm_ms']) / float(main_['warm_ms']):.2f} |"  # type: ignore[arg-type]
+            f"| {label} | {cells(ours)}| {cells(main_)}| {'–' if r is None else f'{r:.2f}'} |"
         )
-    warm = [float(o["warm_ms"]) / float(m["warm_ms"]) for _, o, m in rows]  # type: ignore[arg-type]
+    warm = [r for _, o, m in rows if (r := ratio(o, m)) is not None]
     print(f"median warm ratio (this tree / main): {statistics.median(warm):.2f}")
     if args.save:
-        args.save.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+        args.save.write_text(
+            json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
 
 
-def measure(base: Path, tmp: Path, rounds: int) -> list[tuple[str, dict[str, object], dict[str, object]]]:
+def measure(
+    base: Path, tmp: Path, rounds: int
+) -> list[tuple[str, dict[str, object], dict[str, object]]]:
     rows = []
     for index, (label, text, ours_lang, main_lang) in enumerate(documents()):
         path = tmp / f"doc{index}.txt"
@@ -125,7 +172,11 @@ def measure(base: Path, tmp: Path, rounds: int) -> list[tuple[str, dict[str, obj
             main_ = run(str(base), path, main_lang, rounds)
         assert str(base) in str(main_["module"]), main_["module"]
         rows.append((label, ours, main_))
-        print(f"{label}: {ours['warm_ms']:.0f} ms vs {main_['warm_ms']:.0f} ms", file=sys.stderr, flush=True)
+        print(
+            f"{label}: {ours['warm_ms']:.0f} ms vs {main_['warm_ms']:.0f} ms",
+            file=sys.stderr,
+            flush=True,
+        )
     return rows
 
 
