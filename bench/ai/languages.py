@@ -173,7 +173,7 @@ def measure(
         assert str(base) in str(main_["module"]), main_["module"]
         rows.append((label, ours, main_))
         print(
-            f"{label}: {ours['warm_ms']:.0f} ms vs {main_['warm_ms']:.0f} ms",
+            f"{label}: {cells(ours)}vs {cells(main_)}",
             file=sys.stderr,
             flush=True,
         )
