@@ -67,7 +67,9 @@ def _same(a: str, b: str) -> bool:
     )
 
 
-def drop_heading(lines: list[str], title: str | None, description: str | None) -> list[str]:
+def drop_heading(
+    lines: list[str], title: str | None, description: str | None
+) -> list[str]:
     """The title or the description repeated at the top of the text (at most the first three lines)."""
     heads = [h for h in (title, description) if h]
     start = 0
@@ -95,7 +97,11 @@ def is_timestamp(line: str) -> bool:
 def is_shouting(line: str) -> bool:
     letters = "".join(_LETTERS.findall(line))
     cased = [c for c in letters if c.isupper() or c.islower()]
-    return len(_WORDS.findall(line)) >= 3 and len(cased) >= 10 and all(c.isupper() for c in cased)
+    return (
+        len(_WORDS.findall(line)) >= 3
+        and len(cased) >= 10
+        and all(c.isupper() for c in cased)
+    )
 
 
 def drop_trailing_list(lines: list[str]) -> list[str]:

@@ -33,7 +33,9 @@ class Metadata:
     author: str | None
     date: str | None  # YYYY-MM-DD, as htmldate gives it
     sitename: str | None
-    description: str | None = None  # the page's own summary, to recognise it atop the text
+    description: str | None = (
+        None  # the page's own summary, to recognise it atop the text
+    )
 
 
 def read_metadata(
