@@ -26,6 +26,7 @@ from gleaner.db import session_scope
 from gleaner.errors import Cancelled, PermanentError, RetryableError, ShuttingDown
 from gleaner.models import ProcessingTask, TaskItem, TaskStatus
 from gleaner.queues import CANCEL_KEY, ItemJob, enqueue_item_jobs, retry_delay
+from gleaner.retries import RetryStrategy
 from gleaner.runtime import Runtime, current
 from gleaner.settings import Stage
 
@@ -218,8 +219,12 @@ def _handle_failure(
     with session_scope(runtime.sessions) as session:
         item = session.get_one(TaskItem, item_id)
         attempts = item.attempts
-        limit = settings.max_attempts(stage)
-        if isinstance(error, RetryableError) and attempts < limit:
+        strategy = RetryStrategy.of(settings, stage)
+        if (
+            isinstance(error, RetryableError)
+            and attempts < strategy.max_attempts
+            and strategy.retries(error.code)
+        ):
             delay = retry_delay(settings, stage, attempts, error.retry_after)
             again = items.schedule_retry(
                 session, item, job_id, error.code, error.message, delay

@@ -23,7 +23,7 @@ from gleaner.models import (
     TaskStatus,
     utcnow,
 )
-from gleaner.queues import ItemJob, as_stage, new_job_id, next_stage
+from gleaner.queues import ItemJob, as_stage, new_job_id, next_stage, task_priority
 from gleaner.settings import Stage
 from gleaner.tasks import count_item
 
@@ -130,7 +130,7 @@ def complete_stage(
         item.task_id,
         following,
         next_job,
-        bool(task.config.get("high_priority")),
+        task_priority(task.config),
     )
 
 
@@ -164,7 +164,7 @@ def schedule_retry(
         item.task_id,
         stage,
         retry_job,
-        bool(task.config.get("high_priority")),
+        task_priority(task.config),
         delay=delay,
     )
 
@@ -187,9 +187,7 @@ def requeue_item(
     ):
         return None
     task = session.get_one(ProcessingTask, item.task_id)
-    return ItemJob(
-        item.id, item.task_id, stage, again, bool(task.config.get("high_priority"))
-    )
+    return ItemJob(item.id, item.task_id, stage, again, task_priority(task.config))
 
 
 def reissue_item(
@@ -216,9 +214,7 @@ def reissue_item(
     if task_id is None:
         return None
     task = session.get_one(ProcessingTask, task_id)
-    return ItemJob(
-        item_id, task_id, stage, again, bool(task.config.get("high_priority"))
-    )
+    return ItemJob(item_id, task_id, stage, again, task_priority(task.config))
 
 
 def fail_item(

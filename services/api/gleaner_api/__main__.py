@@ -1,4 +1,4 @@
-"""`python -m gleaner_api [serve|migrate|reconcile|retention|standalone|keys create]`.
+"""`python -m gleaner_api [serve|migrate|reconcile|schedule|retention|standalone|keys create]`.
 
 The API server and the admin commands that need only the core: the API image runs them all
 (migrations as a Helm hook, retention as a CronJob, the reconciler as its own Deployment).
@@ -42,6 +42,22 @@ def run_migrations(settings: Settings, _args: argparse.Namespace) -> int:
 
 def reconcile(settings: Settings, _args: argparse.Namespace) -> int:
     from gleaner.reconciler import run
+    from gleaner_api.scheduler import Scheduler
+
+    # Every reconciler replica also fires schedules: the SQL claim, not the leader lease, decides.
+    runtime = Runtime.start(settings)
+    scheduler = Scheduler(runtime)
+    thread = scheduler.start_thread()
+    try:
+        return run(settings)
+    finally:
+        scheduler.stop.set()
+        thread.join(timeout=10)
+        runtime.close()
+
+
+def schedule(settings: Settings, _args: argparse.Namespace) -> int:
+    from gleaner_api.scheduler import run
 
     return run(settings)
 
@@ -95,6 +111,10 @@ def parser() -> argparse.ArgumentParser:
         "reconcile",
         help="re-enqueue work Redis lost or a dead worker left (its own Deployment)",
     ).set_defaults(handler=reconcile)
+    commands.add_parser(
+        "schedule",
+        help="fire due schedules only (the reconciler runs the same loop in a thread)",
+    ).set_defaults(handler=schedule)
     commands.add_parser(
         "retention", help="delete finished tasks past their retention (a CronJob)"
     ).set_defaults(handler=retention)

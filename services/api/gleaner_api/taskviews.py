@@ -17,7 +17,7 @@ from gleaner.models import (
     ProcessingTask,
     TaskItem,
 )
-from gleaner.queues import QUEUES
+from gleaner.queues import PRIORITIES, QUEUES, task_priority
 
 ParsedLink = aliased(Link)
 """The link behind an item that entered at the AI or Notion stage (through its parsed content)."""
@@ -36,26 +36,27 @@ def get_owned_task(session: Session, owner: str, task_id: int) -> ProcessingTask
 def queue_positions(
     redis: Redis, task: ProcessingTask, items: list[TaskItem]
 ) -> dict[int, int | None]:
-    """Jobs ahead of each queued item in its stage's queues (the high lane runs first)."""
+    """Jobs ahead of each queued item: its place in its lane plus every job in the lanes drained first."""
     queued = [
         item for item in items if item.status == ItemStatus.QUEUED and item.job_id
     ][:MAX_POSITIONS]
     if not queued:
         return {}
-    high = bool(task.config.get("high_priority"))
+    priority = task_priority(task.config)
+    ahead = PRIORITIES[: PRIORITIES.index(priority)]
     with redis.pipeline(transaction=False) as pipe:
         for item in queued:
             spec = QUEUES[item.stage]  # type: ignore[index]
-            pipe.lpos(f"rq:queue:{spec.high_name if high else spec.name}", item.job_id)  # type: ignore[arg-type]
-            pipe.llen(f"rq:queue:{spec.high_name}")
-        answers = pipe.execute()
+            pipe.lpos(f"rq:queue:{spec.lane(priority)}", item.job_id)  # type: ignore[arg-type]
+            for lane in ahead:
+                pipe.llen(f"rq:queue:{spec.lane(lane)}")
+        answers = iter(pipe.execute())
     positions: dict[int, int | None] = {}
-    for index, item in enumerate(queued):
-        place, high_length = answers[2 * index], answers[2 * index + 1]
+    for item in queued:
+        place = next(answers)
+        before = sum(int(next(answers)) for _ in ahead)
         # None: not waiting in a list (a retry scheduled for later, or lost and about to be re-enqueued)
-        positions[item.id] = (
-            None if place is None else int(place) + (0 if high else int(high_length))
-        )
+        positions[item.id] = None if place is None else int(place) + before
     return positions
 
 
@@ -117,6 +118,8 @@ def render_task(
         "created_at": task.created_at,
         "started_at": task.started_at,
         "completed_at": task.completed_at,
+        "after": task.config.get("after", []),
+        "condition": task.config.get("condition"),
         "items": None,
     }
     if include_items:

@@ -215,4 +215,18 @@ def queues_table(body: dict[str, Any]) -> Table:
             str(queue["finished_job_registry"]),
             str(queue["failed_job_registry"]),
         )
+    strategies = body.get("retry_strategies") or {}
+    table.caption = "retries: " + "; ".join(
+        f"{stage} {_strategy_text(strategy)}" for stage, strategy in strategies.items()
+    )
     return table
+
+
+def _strategy_text(strategy: dict[str, Any]) -> str:
+    if strategy["backoff"] == "fixed":
+        timing = "delays " + ",".join(str(d) for d in strategy["delays_seconds"])
+    else:
+        timing = f"exponential from {strategy['base_seconds']:g}s, cap {strategy['max_seconds']:g}s"
+    on = strategy["retry_on"]
+    codes = "all" if isinstance(on, str) else ",".join(on)
+    return f"{strategy['max_attempts']}x, {timing}, on {codes}"
