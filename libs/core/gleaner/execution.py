@@ -215,6 +215,8 @@ def _handle_failure(
     bound: Any,
 ) -> tuple[str, ItemJob | None, BaseException | None]:
     error = classify(exc)
+    # expected failures are one line (code and reason); only an unexpected exception brings its traceback
+    trace = None if exc is error or isinstance(exc, JobTimeoutException) else exc
     settings = runtime.settings
     with session_scope(runtime.sessions) as session:
         item = session.get_one(TaskItem, item_id)
@@ -235,6 +237,7 @@ def _handle_failure(
                 error=error.message,
                 attempt=attempts,
                 delay=delay,
+                exc_info=trace,
             )
             return "retry", again, None
         message = (
@@ -244,6 +247,6 @@ def _handle_failure(
         )
         items.fail_item(session, item, job_id, error.code, message)
     bound.warning(
-        "item_failed", code=error.code, error=message, attempt=attempts, exc_info=exc
+        "item_failed", code=error.code, error=message, attempt=attempts, exc_info=trace
     )
     return "failed", None, error

@@ -8,6 +8,7 @@ Callers commit; jobs are enqueued only after the commit (queues.enqueue_item_job
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import case, func, select, update
@@ -153,7 +154,8 @@ def schedule_retry(
         ItemStatus.QUEUED,
         attempt=(outcome, code, message),
         job_id=retry_job,
-        queued_at=utcnow(),
+        # when it is due: the API shows "retrying in N s", and the reconciler leaves it alone till then
+        queued_at=utcnow() + timedelta(seconds=delay),
         error_code=code,
         error_message=message,
     ):

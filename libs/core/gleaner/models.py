@@ -350,6 +350,7 @@ class TaskItem(Base):
     notion_import_id: Mapped[int | None] = mapped_column(
         ForeignKey("notion_imports.id", ondelete="SET NULL")
     )
+    # when it was queued, or for a delayed retry when it is due (in the future while it waits)
     queued_at: Mapped[datetime | None] = mapped_column()
     started_at: Mapped[datetime | None] = mapped_column()
     completed_at: Mapped[datetime | None] = mapped_column()

@@ -13,7 +13,8 @@ RECONCILE_INTERVAL_SECONDS it compares SQL with Redis:
 - an item SQL says is *queued* (for longer than DEFAULT_QUEUED_GRACE_SECONDS) whose job Redis does not
   hold — not in its queue, not in the scheduled registry, not held by a live worker — because Redis
   restarted or was flushed, or the enqueue after the commit never happened. It gets a new job; no
-  attempt was spent.
+  attempt was spent. A delayed retry's `queued_at` is the time it is due, so one that Redis lost is
+  re-issued only once due, never early.
 
 Every change is the same guarded UPDATE the workers use, keyed on (id, status, job_id): when a worker
 and the reconciler race, exactly one of them moves the item.

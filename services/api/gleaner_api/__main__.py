@@ -80,7 +80,13 @@ def retention(settings: Settings, _args: argparse.Namespace) -> int:
 def standalone(_settings: Settings, args: argparse.Namespace) -> int:
     from gleaner_api.standalone import run
 
-    return run(port=args.port, redis_port=args.redis_port)
+    return run(
+        port=args.port,
+        redis_port=args.redis_port,
+        metrics_port=args.metrics_port,
+        samples_port=args.samples_port,
+        verbose=args.verbose,
+    )
 
 
 def create_key(settings: Settings, args: argparse.Namespace) -> int:
@@ -128,6 +134,22 @@ def parser() -> argparse.ArgumentParser:
     local.add_argument("--port", type=int, default=8000)
     local.add_argument(
         "--redis-port", type=int, default=6380, help="for the Redis it starts"
+    )
+    local.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="the first of five metrics ports, one per child (default: GLEANER_WORKER_METRICS_PORT; 0: off)",
+    )
+    local.add_argument(
+        "--samples-port", type=int, default=8001, help="for the sample articles"
+    )
+    local.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="the services' INFO logs (-vv: DEBUG); quiet (warnings) by default",
     )
     local.set_defaults(handler=standalone)
     keys = commands.add_parser("keys", help="API keys").add_subparsers(required=True)

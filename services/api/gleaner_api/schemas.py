@@ -196,6 +196,13 @@ class ItemRead(BaseModel):
     stage: str
     status: str
     attempts: int
+    max_attempts: int | None = Field(
+        default=None, description="attempts the item's current stage allows"
+    )
+    retry_at: datetime | None = Field(
+        default=None,
+        description="while a delayed retry waits: when it is due (error_code/error_message: the last attempt's error)",
+    )
     job_id: str | None
     error_code: str | None
     error_message: str | None

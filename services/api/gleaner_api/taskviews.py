@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from redis import Redis
 from rq import Worker
 from sqlalchemy import func, select
@@ -16,8 +18,10 @@ from gleaner.models import (
     ParsedContent,
     ProcessingTask,
     TaskItem,
+    utcnow,
 )
 from gleaner.queues import PRIORITIES, QUEUES, task_priority
+from gleaner.settings import Settings
 
 ParsedLink = aliased(Link)
 """The link behind an item that entered at the AI or Notion stage (through its parsed content)."""
@@ -93,7 +97,11 @@ def eta_seconds(
 
 
 def render_task(
-    session: Session, redis: Redis, task: ProcessingTask, include_items: bool
+    session: Session,
+    redis: Redis,
+    task: ProcessingTask,
+    include_items: bool,
+    settings: Settings | None = None,
 ) -> dict[str, object]:
     stages = progress.stage_progress(session, task)
     body: dict[str, object] = {
@@ -123,14 +131,26 @@ def render_task(
         "items": None,
     }
     if include_items:
-        body["items"] = render_items(session, redis, task)
+        body["items"] = render_items(session, redis, task, settings)
     return body
 
 
+def retry_at(item: TaskItem) -> datetime | None:
+    """When a queued item's next attempt is due, while that is still ahead (a delayed retry)."""
+    due = item.queued_at
+    if item.status != ItemStatus.QUEUED or not item.attempts or due is None:
+        return None
+    return due if due > utcnow() else None
+
+
 def render_items(
-    session: Session, redis: Redis, task: ProcessingTask
+    session: Session,
+    redis: Redis,
+    task: ProcessingTask,
+    settings: Settings | None = None,
 ) -> list[dict[str, object]]:
-    """Each item with its link's URL, its Notion page and, while it waits, its place in the queue."""
+    """Each item with its link's URL, its Notion page and, while it waits, its place in the queue
+    or the time of its next attempt (with the last attempt's error in error_code/error_message)."""
     rows = session.execute(
         select(
             TaskItem,
@@ -154,6 +174,10 @@ def render_items(
             "stage": item.stage,
             "status": item.status,
             "attempts": item.attempts,
+            "max_attempts": settings.max_attempts(item.stage)  # type: ignore[arg-type]
+            if settings is not None
+            else None,
+            "retry_at": retry_at(item),
             "job_id": item.job_id,
             "error_code": item.error_code,
             "error_message": item.error_message,

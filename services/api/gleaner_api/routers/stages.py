@@ -228,7 +228,11 @@ def task_status(
 ) -> TaskEnvelope:
     task = get_owned_task(session, owner, task_id)
     return TaskEnvelope.model_validate(
-        {"task": render_task(session, runtime.redis, task, include_items)}
+        {
+            "task": render_task(
+                session, runtime.redis, task, include_items, runtime.settings
+            )
+        }
     )
 
 

@@ -167,9 +167,28 @@ function stageState(task, item, index) {
   return ["failed", "cancelled"].includes(item.status) ? "skipped" : "waiting";
 }
 
+function retryText(item) {
+  // "retrying in 28 s (attempt 2 of 3): dns_error — <message>" while a delayed retry waits
+  const when = item.retry_at
+    ? `retrying in ${Math.max(0, Math.round((Date.parse(item.retry_at) - Date.now()) / 1000))} s`
+    : "retrying now";
+  const attempt = `attempt ${item.attempts + 1}${item.max_attempts ? ` of ${item.max_attempts}` : ""}`;
+  return `${when} (${attempt}): ${item.error_code} — ${item.error_message || ""}`;
+}
+
+// The countdowns move between events (which come only when something changes).
+setInterval(() => {
+  for (const span of document.querySelectorAll("span.retry")) span.textContent = retryText(JSON.parse(span.dataset.item));
+}, 1000);
+
 function itemDetail(item) {
   const notion = (item.result_data || {}).notion;
   if (item.status === "failed") return el("span", { className: "reason", textContent: `${item.error_code}: ${item.error_message}` });
+  if (item.status === "queued" && item.attempts && item.error_code) {
+    const span = el("span", { className: "reason retry", textContent: retryText(item) });
+    span.dataset.item = JSON.stringify(item);
+    return span;
+  }
   if (item.status === "queued") {
     const where = item.position === null ? "waiting for a retry slot" : `#${item.position + 1} in the ${item.stage} queue`;
     return el("span", { textContent: `queued, ${where}` });
