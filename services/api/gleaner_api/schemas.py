@@ -194,6 +194,10 @@ class ItemRead(BaseModel):
         description="created, dry_run, … once the Notion stage ran"
     )
     result_data: dict[str, Any]
+    trace_id: str | None = Field(
+        default=None,
+        description="the item's OpenTelemetry trace (32 hex digits), when tracing recorded it",
+    )
 
 
 class TaskRead(BaseModel):

@@ -7,7 +7,7 @@ from rq import Worker
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from gleaner import progress
+from gleaner import progress, tracing
 from gleaner.errors import NotFound
 from gleaner.models import (
     ItemStatus,
@@ -165,6 +165,7 @@ def render_items(
             "notion_page_url": page_url,
             "notion_state": notion_state,
             "result_data": item.result_data,
+            "trace_id": tracing.sampled_trace_id(item.traceparent),
         }
         for item, url, page_url, notion_state in rows
     ]
