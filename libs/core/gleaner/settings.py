@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     MAX_BATCH_SIZE: int = Field(default=1000, ge=1)  # links per request; beyond it: 422
     MAX_URL_LENGTH: int = Field(default=2048, ge=64)
     SSE_POLL_SECONDS: float = Field(default=0.5, gt=0)
+    # A tracing UI's page for one trace, "{trace_id}" replaced (Jaeger: https://jaeger.example/trace/{trace_id});
+    # items then carry a trace_url that the web page and CLI show as a "trace" link. Tracing itself is
+    # switched on by the standard OTEL_* variables (gleaner.tracing).
+    TRACE_URL: str = ""
 
     # --- retention (the CronJob runs `python -m gleaner_api retention`) ----------------------------------
     RETENTION_COMPLETED_DAYS: int = Field(default=7, ge=1)

@@ -25,20 +25,18 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
-from opentelemetry.sdk.resources import OTELResourceDetector, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SpanExporter,
-)
-from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
-from opentelemetry.util.types import Attributes
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.sampling import Sampler
+
+# The SDK, the exporters and the propagators are imported only when tracing is turned on: a process
+# with tracing off does not pay their import time (propagate alone scans every installed entry point).
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -84,6 +82,10 @@ def setup(component: str, env: Mapping[str, str] | None = None) -> bool:
     env = os.environ if env is None else env
     if _tracer is not None or not enabled_by(env):
         return _tracer is not None
+    from opentelemetry.sdk.resources import OTELResourceDetector, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
     exporter = _exporter(env)
     resource = Resource.create({"service.name": f"gleaner-{component}"}).merge(
         OTELResourceDetector().detect()  # the user's OTEL_SERVICE_NAME / attributes win
@@ -91,7 +93,7 @@ def setup(component: str, env: Mapping[str, str] | None = None) -> bool:
     provider = TracerProvider(
         resource=resource
     )  # the sampler comes from OTEL_TRACES_SAMPLER
-    provider.sampler = DropOrphanClientSpans(provider.sampler)
+    provider.sampler = drop_orphan_client_spans(provider.sampler)
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _instrument_libraries()
@@ -109,6 +111,8 @@ def shutdown() -> None:
 def _exporter(env: Mapping[str, str]) -> SpanExporter:
     name = env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() or "otlp"
     if name == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
         return ConsoleSpanExporter()
     if name != "otlp":
         raise ValueError(
@@ -151,35 +155,38 @@ def _instrument_libraries() -> None:
     HTTPXClientInstrumentor().instrument()
 
 
-class DropOrphanClientSpans(Sampler):
+def drop_orphan_client_spans(inner: Sampler) -> Sampler:
     """The configured sampler, except that a client span with no parent is never recorded.
 
     A worker polls Redis and the reconciler reads SQL all day outside any job: as roots, each call would
     be a one-span trace. Inside a request or a job they have a parent and are sampled as it was.
     """
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+    from opentelemetry.trace import TraceState
+    from opentelemetry.util.types import Attributes
 
-    def __init__(self, inner: Sampler) -> None:
-        self.inner = inner
+    class DropOrphanClientSpans(Sampler):
+        def should_sample(
+            self,
+            parent_context: otel_context.Context | None,
+            trace_id: int,
+            name: str,
+            kind: SpanKind | None = None,
+            attributes: Attributes = None,
+            links: Sequence[Link] | None = None,
+            trace_state: TraceState | None = None,
+        ) -> SamplingResult:
+            parent = trace.get_current_span(parent_context).get_span_context()
+            if kind == SpanKind.CLIENT and not parent.is_valid:
+                return SamplingResult(Decision.DROP)
+            return inner.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
 
-    def should_sample(
-        self,
-        parent_context: otel_context.Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        trace_state: trace.TraceState | None = None,
-    ) -> SamplingResult:
-        parent = trace.get_current_span(parent_context).get_span_context()
-        if kind == SpanKind.CLIENT and not parent.is_valid:
-            return SamplingResult(Decision.DROP)
-        return self.inner.should_sample(
-            parent_context, trace_id, name, kind, attributes, links, trace_state
-        )
+        def get_description(self) -> str:
+            return f"DropOrphanClientSpans{{{inner.get_description()}}}"
 
-    def get_description(self) -> str:
-        return f"DropOrphanClientSpans{{{self.inner.get_description()}}}"
+    return DropOrphanClientSpans()
 
 
 # --- carrying a trace: SQL (an item's root) and RQ job meta (an enqueue) -------------------------------
@@ -193,6 +200,8 @@ def traceparent(span_context: trace.SpanContext) -> str:
 def _context_of(parent: str | None) -> otel_context.Context | None:
     if not parent:
         return None
+    from opentelemetry import propagate
+
     return propagate.extract({"traceparent": parent})
 
 
@@ -271,6 +280,8 @@ def publish_meta(
             "gleaner.delay_seconds": delay,
         },
     ):
+        from opentelemetry import propagate
+
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
     return {TRACE_META_KEY: carrier}
@@ -314,6 +325,7 @@ def job_span(stage: str, item_id: int) -> Iterator[trace.Span | None]:
     if _tracer is None:
         yield None
         return
+    from opentelemetry import propagate
     from rq import get_current_job
 
     job = get_current_job()
@@ -398,7 +410,9 @@ DEFAULT_MIN_WAIT_SECONDS = 0.001
 """A wait shorter than this (a token granted at once) gets no span: it would only be noise."""
 
 
-def record_wait(name: str, seconds: float, attributes: Attributes = None) -> None:
+def record_wait(
+    name: str, seconds: float, attributes: Mapping[str, Any] | None = None
+) -> None:
     """A span for a wait that just ended (`seconds` long), as a child of the current span."""
     if _tracer is None or seconds < DEFAULT_MIN_WAIT_SECONDS:
         return

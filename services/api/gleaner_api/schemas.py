@@ -198,6 +198,10 @@ class ItemRead(BaseModel):
         default=None,
         description="the item's OpenTelemetry trace (32 hex digits), when tracing recorded it",
     )
+    trace_url: str | None = Field(
+        default=None,
+        description="that trace in the tracing UI, when GLEANER_TRACE_URL is set",
+    )
 
 
 class TaskRead(BaseModel):

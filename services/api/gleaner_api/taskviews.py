@@ -18,6 +18,7 @@ from gleaner.models import (
     TaskItem,
 )
 from gleaner.queues import QUEUES
+from gleaner.runtime import current
 
 ParsedLink = aliased(Link)
 """The link behind an item that entered at the AI or Notion stage (through its parsed content)."""
@@ -165,7 +166,19 @@ def render_items(
             "notion_page_url": page_url,
             "notion_state": notion_state,
             "result_data": item.result_data,
-            "trace_id": tracing.sampled_trace_id(item.traceparent),
+            **trace_fields(item.traceparent),
         }
         for item, url, page_url, notion_state in rows
     ]
+
+
+def trace_fields(traceparent: str | None) -> dict[str, str | None]:
+    """An item's trace id and, with GLEANER_TRACE_URL set, its page in the tracing UI."""
+    trace_id = tracing.sampled_trace_id(traceparent)
+    template = current().settings.TRACE_URL
+    return {
+        "trace_id": trace_id,
+        "trace_url": template.replace("{trace_id}", trace_id)
+        if trace_id and template
+        else None,
+    }
