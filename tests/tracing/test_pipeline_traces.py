@@ -77,7 +77,9 @@ def test_each_link_is_one_trace_from_request_to_notion_retries_included(
         "GLEANER_NOTION_TOKEN": TOKEN,
         "GLEANER_NOTION_BASE_URL": notion_server.url,
     }
-    api = start_api(otel_env)
+    api = start_api(
+        {**otel_env, "GLEANER_TRACE_URL": "http://traces.test/t/{trace_id}"}
+    )
     start_worker("parsing", env={**otel_env, **fetch_env})
     start_worker("ai", env=otel_env)
     start_worker("notion", env={**otel_env, **notion_env})
@@ -93,6 +95,10 @@ def test_each_link_is_one_trace_from_request_to_notion_retries_included(
     trace_ids = {item["url"]: item["trace_id"] for item in task["items"]}
     assert len(set(trace_ids.values())) == 3
     assert None not in trace_ids.values()
+    # the item views link the trace in the configured tracing UI
+    assert {item["trace_url"] for item in task["items"]} == {
+        f"http://traces.test/t/{trace_id}" for trace_id in trace_ids.values()
+    }
 
     spans = receiver.wait_for(
         lambda got: all(
