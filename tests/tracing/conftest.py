@@ -57,7 +57,7 @@ def start_api(test_env: dict[str, str], tmp_path: Path) -> Iterator[StartApi]:
         )
         started.append(process)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             try:
                 if httpx.get(url + "/healthz", timeout=1).status_code == 200:

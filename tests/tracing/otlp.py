@@ -107,7 +107,7 @@ class OTLPReceiver(ThreadingHTTPServer):
             return list(self.spans)
 
     def wait_for(
-        self, check: Callable[[list[Span]], bool], timeout: float = 30.0
+        self, check: Callable[[list[Span]], bool], timeout: float = 90.0
     ) -> list[Span]:
         """Poll until `check(spans)` holds; fail with what arrived after `timeout`."""
         deadline = time.monotonic() + timeout
