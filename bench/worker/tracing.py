@@ -64,6 +64,7 @@ def submit_main(count: int) -> None:
     """In the submitting subprocess: one task of `count` items, enqueued as the API does."""
     from gleaner import tracing
     from gleaner.db import session_scope
+    from gleaner.models import TaskType
     from gleaner.queues import enqueue_item_jobs
     from gleaner.runtime import Runtime
     from gleaner.settings import load_settings
@@ -75,7 +76,7 @@ def submit_main(count: int) -> None:
         _, jobs = create_task(
             session,
             owner="bench",
-            task_type="pipeline",
+            task_type=TaskType.PIPELINE,
             stages=["parsing"],
             inputs=[ItemInput(item_id=i, item_type="link") for i in range(count)],
         )

@@ -84,10 +84,13 @@ class Prometheus:
 
 
 def start_prometheus(
-    workdir: Path, jobs: dict[str, list[str]], features: Sequence[str] = ()
+    workdir: Path,
+    jobs: dict[str, list[str]],
+    labels: dict[str, str] | None = None,
+    features: Sequence[str] = (),
 ) -> Prometheus:
-    """Prometheus scraping `jobs` (job name → host:port targets) every second; ready when this returns.
-
+    """Prometheus scraping `jobs` (job name → host:port targets) every second, adding `labels` to every
+    target (as the chart's ServiceMonitors add namespace and gleaner_release); ready when this returns.
     `features`: names for --enable-feature (e.g. "exemplar-storage")."""
     config = {
         "global": {
@@ -96,7 +99,10 @@ def start_prometheus(
             "evaluation_interval": "1s",
         },
         "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": targets}]}
+            {
+                "job_name": job,
+                "static_configs": [{"targets": targets, "labels": labels or {}}],
+            }
             for job, targets in jobs.items()
         ],
     }

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
         default="redis://127.0.0.1:6379/0",
         validation_alias=AliasChoices("GLEANER_REDIS_URL", "REDIS_URL"),
     )
+    # Connections each process keeps open (pool size) and may open beyond it under load (overflow).
+    DATABASE_POOL_SIZE: int = Field(default=5, ge=1)
+    DATABASE_MAX_OVERFLOW: int = Field(default=10, ge=0)
     # Development only: run jobs in the API process when no worker should be needed. Refused in production,
     # where a slow stage would block the API; there Redis down means 503.
     EAGER: bool = False
@@ -68,6 +71,24 @@ class Settings(BaseSettings):
     PARSING_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=20)
     AI_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=20)
     NOTION_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=20)
+    # Backoff per stage (gleaner.retries): "fixed" uses *_RETRY_DELAYS (today's behaviour); "exponential"
+    # waits BASE × 2^(attempt-1), capped at MAX, minus up to JITTER of it at random. *_RETRY_ON lists the
+    # error codes that are retried (empty: every retryable error, as today).
+    PARSING_RETRY_BACKOFF: Literal["fixed", "exponential"] = "fixed"
+    AI_RETRY_BACKOFF: Literal["fixed", "exponential"] = "fixed"
+    NOTION_RETRY_BACKOFF: Literal["fixed", "exponential"] = "fixed"
+    PARSING_RETRY_BASE_SECONDS: float = Field(default=30.0, ge=0)
+    AI_RETRY_BASE_SECONDS: float = Field(default=30.0, ge=0)
+    NOTION_RETRY_BASE_SECONDS: float = Field(default=30.0, ge=0)
+    PARSING_RETRY_MAX_SECONDS: float = Field(default=3600.0, ge=0)
+    AI_RETRY_MAX_SECONDS: float = Field(default=3600.0, ge=0)
+    NOTION_RETRY_MAX_SECONDS: float = Field(default=3600.0, ge=0)
+    PARSING_RETRY_JITTER: float = Field(default=0.5, ge=0, le=1)
+    AI_RETRY_JITTER: float = Field(default=0.5, ge=0, le=1)
+    NOTION_RETRY_JITTER: float = Field(default=0.5, ge=0, le=1)
+    PARSING_RETRY_ON: Annotated[list[str], NoDecode] = []
+    AI_RETRY_ON: Annotated[list[str], NoDecode] = []
+    NOTION_RETRY_ON: Annotated[list[str], NoDecode] = []
 
     # --- API -----------------------------------------------------------------------------------------
     AUTH_ENABLED: bool = True
@@ -77,6 +98,11 @@ class Settings(BaseSettings):
     MAX_BATCH_SIZE: int = Field(default=1000, ge=1)  # links per request; beyond it: 422
     MAX_URL_LENGTH: int = Field(default=2048, ge=64)
     SSE_POLL_SECONDS: float = Field(default=0.5, gt=0)
+    # How long a request waits for a free database connection before answering 503 with Retry-After
+    # (short: a client retries sooner than a request thread should sit blocked on the pool).
+    API_POOL_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0)
+    # The shortest interval (or cron gap) a schedule may ask for: a schedule is not a load generator.
+    SCHEDULE_MIN_INTERVAL_SECONDS: int = Field(default=60, ge=1)
     # A tracing UI's page for one trace, "{trace_id}" replaced (Jaeger: https://jaeger.example/trace/{trace_id});
     # items then carry a trace_url that the web page and CLI show as a "trace" link. Tracing itself is
     # switched on by the standard OTEL_* variables (gleaner.tracing).
@@ -97,6 +123,9 @@ class Settings(BaseSettings):
     # (bench/worker/RESULTS.md: 4 threads run no-op jobs ~4× as fast as RQ's forking Worker and 50 ms IO
     # jobs ~4×; IO-bound stages such as parsing gain more from 8–16, the CPU-bound offline AI none).
     WORKER_CONCURRENCY: int = Field(default=4, ge=1, le=64)
+    # Starvation guard of the low lane (queues.LaneOrder): while higher lanes keep a worker busy, at
+    # least one job in this many is taken from the low lane.
+    WORKER_LOW_LANE_EVERY: int = Field(default=10, ge=2, le=1000)
     # After SIGTERM the running jobs may finish for this long; then they stop at their next checkpoint
     # and go back to the queue without spending an attempt. Keep it ~10 s under the pod's
     # terminationGracePeriodSeconds so the requeue lands before the SIGKILL.
@@ -149,6 +178,9 @@ class Settings(BaseSettings):
         "PARSING_RETRY_DELAYS",
         "AI_RETRY_DELAYS",
         "NOTION_RETRY_DELAYS",
+        "PARSING_RETRY_ON",
+        "AI_RETRY_ON",
+        "NOTION_RETRY_ON",
         "FETCH_ALLOWED_PORTS",
         "FETCH_ALLOW_NETWORKS",
         mode="before",

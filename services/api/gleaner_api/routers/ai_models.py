@@ -6,10 +6,10 @@ from sqlalchemy.exc import IntegrityError
 
 from gleaner.errors import Conflict
 from gleaner.models import AIModel
-from gleaner_api.deps import OwnerDep, SessionDep
+from gleaner_api.deps import OwnerDep, SessionDep, SessionRoute
 from gleaner_api.schemas import AIModelCreate, AIModelRead
 
-router = APIRouter(prefix="/api/ai/models", tags=["ai"])
+router = APIRouter(prefix="/api/ai/models", tags=["ai"], route_class=SessionRoute)
 
 
 @router.get("", response_model=list[AIModelRead])

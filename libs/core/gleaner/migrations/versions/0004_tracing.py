@@ -1,7 +1,7 @@
 """task_items.traceparent: the W3C trace context of an item's trace, kept where re-issues read it
 
 Revision ID: 0004_tracing
-Revises: 0001
+Revises: 0003_schedules
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_tracing"
-down_revision = "0001"
+down_revision = "0003_schedules"
 branch_labels = None
 depends_on = None
 
