@@ -254,16 +254,22 @@ def publish_meta(
 ) -> dict[str, Any]:
     """The enqueue's producer span; returns the job meta entries that carry its context ({} when off).
 
-    Its parent is the running job's span (a worker moving an item on or retrying it) or the item's root
-    (the API). Elsewhere — the reconciler, an API retry — nothing is added, and the job's run takes
-    the item's trace from SQL.
+    Its parent is the running job's span when that job is in the item's trace (a worker moving its item
+    on or retrying it), else the item's root (the API; a job releasing a dependent task's items).
+    Without either — the reconciler, an API retry — nothing is added, and the job's run takes the
+    item's trace from SQL.
     """
     if _tracer is None:
         return {}
-    if _in_job.get():
-        parent = None  # the current context: the job's span
-    elif item_trace:
-        parent = _context_of(item_trace)
+    current = trace.get_current_span().get_span_context()
+    if item_trace and not (
+        _in_job.get() and f"{current.trace_id:032x}" == item_trace.split("-")[1]
+    ):
+        parent = _context_of(
+            item_trace
+        )  # the API, or a job releasing another task's items
+    elif _in_job.get():
+        parent = None  # the current context: this item's job span
     else:
         return {}
     with _tracer.start_as_current_span(
