@@ -147,3 +147,44 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+class GRPCReceiver:
+    """The same over OTLP/gRPC: a real grpc server with opentelemetry-proto's TraceService."""
+
+    def __init__(self) -> None:
+        from concurrent import futures
+
+        import grpc  # type: ignore[import-untyped]
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+        receiver = self
+
+        class Service(trace_service_pb2_grpc.TraceServiceServicer):
+            def Export(
+                self, request: ExportTraceServiceRequest, _context: object
+            ) -> ExportTraceServiceResponse:
+                with receiver.lock:
+                    receiver.spans.extend(decode(request.SerializeToString()))
+                return ExportTraceServiceResponse()
+
+        self.spans: list[Span] = []
+        self.lock = threading.Lock()
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        register: Callable[[object, object], None] = (
+            trace_service_pb2_grpc.add_TraceServiceServicer_to_server  # generated, untyped
+        )
+        register(Service(), self.server)
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def received(self) -> list[Span]:
+        with self.lock:
+            return list(self.spans)
+
+    def stop(self) -> None:
+        self.server.stop(grace=None)

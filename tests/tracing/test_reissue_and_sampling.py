@@ -25,11 +25,12 @@ from gleaner.runtime import Runtime
 from gleaner.settings import Settings
 from gleaner_api.app import create_app
 from tests.conftest import ROOT, RunWorker, StartWorker
+from tests.factories import submit_task
 from tests.observability.prometheus import start_prometheus
 from tests.servers import free_port, stop_process
 from tests.stack import PageServer
 from tests.tracing.conftest import StartApi, submit, wait_finished
-from tests.tracing.otlp import OTLPReceiver
+from tests.tracing.otlp import GRPCReceiver, OTLPReceiver
 
 
 @pytest.fixture
@@ -218,3 +219,25 @@ def test_nothing_is_traced_or_exported_when_off(
     assert item_row(runtime, task_id).traceparent is None
     assert receiver.received() == []
     assert receiver.requests == 0
+
+
+def test_grpc_is_one_variable_away(
+    test_env: dict[str, str], pages: PageServer, runtime: Runtime, run_worker: RunWorker
+) -> None:
+    receiver = GRPCReceiver()
+    try:
+        task_id = submit_task(runtime, urls=[pages.url("/article/grpc")])
+        run_worker(
+            "parsing",
+            env={
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+                "GLEANER_FETCH_ALLOW_NETWORKS": f"127.0.0.1:{pages.port}",
+            },
+        )
+        assert item_row(runtime, task_id).status == "completed"
+        names = {(s.service, s.name) for s in receiver.received()}
+        assert ("gleaner-worker-parsing", "process parsing") in names
+        assert ("gleaner-worker-parsing", "fetch") in names
+    finally:
+        receiver.stop()

@@ -76,7 +76,8 @@ def setup(component: str, env: Mapping[str, str] | None = None) -> bool:
 
     `component` names the service (`gleaner-<component>`) unless OTEL_SERVICE_NAME or
     OTEL_RESOURCE_ATTRIBUTES say otherwise. Instruments SQLAlchemy, Redis and httpx for the process:
-    call it before the engine and clients are made. A bad exporter or protocol name raises ValueError.
+    call it before the engine and clients are made. A bad exporter or protocol name ends the process
+    with a message naming the variable.
     """
     global _tracer
     env = os.environ if env is None else env
@@ -86,7 +87,10 @@ def setup(component: str, env: Mapping[str, str] | None = None) -> bool:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    exporter = _exporter(env)
+    try:
+        exporter = _exporter(env)
+    except ValueError as exc:
+        raise SystemExit(f"gleaner: {exc}") from None
     resource = Resource.create({"service.name": f"gleaner-{component}"}).merge(
         OTELResourceDetector().detect()  # the user's OTEL_SERVICE_NAME / attributes win
     )
