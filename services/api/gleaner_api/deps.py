@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis import Redis
 from sqlalchemy.orm import Session
@@ -14,6 +14,15 @@ from gleaner.apikeys import owner_for_key
 from gleaner.errors import Unauthorized
 from gleaner.runtime import Runtime
 from gleaner.settings import Settings
+from gleaner_api.schemas import MAX_ID
+
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+"""An id in a path: 1 to 2^63-1 (SQL's 64-bit ids), else 422 naming the parameter."""
+
+MAX_PAGE = 10**9
+"""Pages past this would push the SQL offset out of a 64-bit integer; nobody pages that far."""
+
+PageQuery = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from gleaner.queues import PIPELINE_STAGES
 from gleaner.settings import Stage
 
 T = TypeVar("T")
+
+MAX_ID = 2**63 - 1
+"""Ids are 64-bit signed integers in SQL: a larger one is a 422 naming the field, not an overflow."""
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class Strict(BaseModel):
@@ -119,34 +124,34 @@ class NotionTarget(Strict):
 
 class PipelineCreate(Strict):
     urls: list[str] | None = None
-    link_ids: list[int] | None = None
+    link_ids: list[Id] | None = None
     stages: list[Stage] = Field(default_factory=lambda: list(PIPELINE_STAGES))
     processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
-    model_id: int | None = None
+    model_id: Id | None = None
     notion: NotionTarget = Field(default_factory=NotionTarget)
     priority: Literal["normal", "high"] = "normal"
 
 
 class ParsingBatch(Strict):
-    link_ids: list[int]
+    link_ids: list[Id]
     priority: Literal["normal", "high"] = "normal"
 
 
 class AIBatch(Strict):
-    parsed_content_ids: list[int]
-    model_id: int | None = None
+    parsed_content_ids: list[Id]
+    model_id: Id | None = None
     processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
     priority: Literal["normal", "high"] = "normal"
 
 
 class AISingle(Strict):
-    model_id: int | None = None
+    model_id: Id | None = None
     processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
     priority: Literal["normal", "high"] = "normal"
 
 
 class NotionBatch(Strict):
-    ai_content_ids: list[int]
+    ai_content_ids: list[Id]
     database_id: str | None = Field(default=None, max_length=64)
     properties: dict[str, Any] = Field(default_factory=dict)
     priority: Literal["normal", "high"] = "normal"
@@ -249,15 +254,30 @@ class AIModelCreate(Strict):
     name: str = Field(min_length=1, max_length=100)
     provider: Literal["offline", "openai"]
     model: str = Field(default="", max_length=200)
-    base_url: str | None = Field(default=None, max_length=2000)
+    base_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="an OpenAI-compatible endpoint; must be a public address (or one the operator allowed)",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        max_length=1000,
+        description="this model's provider key: stored encrypted, never returned (the server's own key is never sent to a tenant's model)",
+    )
     config: dict[str, Any] = Field(default_factory=dict)
-    is_default: bool = False
+    is_default: bool = Field(
+        default=False, description="serve this tenant's requests that name no model"
+    )
 
 
 class AIModelRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    owner: str | None = Field(
+        description="null: an operator's model, usable by every tenant"
+    )
+    has_api_key: bool
     name: str
     provider: str
     model: str
