@@ -15,8 +15,9 @@ from typing import Any
 import httpcore
 import pytest
 
-from gleaner_parsing.addresses import AddressPolicy
-from gleaner_parsing.fetcher import Fetcher, FetchLimits, GuardedBackend
+from gleaner.addresses import AddressPolicy
+from gleaner.netguard import GuardedBackend
+from gleaner_parsing.fetcher import Fetcher, FetchLimits
 from tests.parsing.server import PageServer
 
 

@@ -19,12 +19,24 @@ def hash_key(key: str) -> str:
 
 
 def create_api_key(
-    session: Session, name: str, owner: str, key: str | None = None
+    session: Session,
+    name: str,
+    owner: str,
+    key: str | None = None,
+    *,
+    operator: bool = False,
 ) -> tuple[ApiKey, str]:
-    """A new key for `owner`; returns the row and the plaintext key (shown once, never stored)."""
+    """A new key for `owner`; returns the row and the plaintext key (shown once, never stored).
+
+    An operator key may also read every tenant's queue and worker figures (/api/monitoring).
+    """
     plaintext = key or KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(
-        name=name, owner=owner, key_hash=hash_key(plaintext), prefix=plaintext[:8]
+        name=name,
+        owner=owner,
+        key_hash=hash_key(plaintext),
+        prefix=plaintext[:8],
+        is_operator=operator,
     )
     session.add(row)
     session.flush()
