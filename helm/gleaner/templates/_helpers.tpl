@@ -257,7 +257,8 @@ scaleDown:
   selectPolicy: Max
 {{- end -}}
 
-{{/* A pod spec for the one-shot commands of the API image (migrations, retention): dict "root" $ "args" list "resources" map */}}
+{{/* A pod spec for the commands of the API image (migrations, retention, the reconciler): dict "root" $ "args" list
+     "resources" map, optional "restartPolicy" and "waitForSchema" (start only once the schema is migrated) */}}
 {{- define "gleaner.commandPod" -}}
 {{- $root := .root -}}
 serviceAccountName: {{ include "gleaner.componentName" (dict "root" $root "component" "api") }}
@@ -266,6 +267,12 @@ restartPolicy: {{ .restartPolicy | default "OnFailure" }}
 {{- include "gleaner.imagePullSecrets" $root }}
 securityContext:
   {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
+{{- if .waitForSchema }}
+{{- with include "gleaner.waitForSchema" (dict "root" $root "image" $root.Values.api.image) }}
+initContainers:
+  {{- . | nindent 2 }}
+{{- end }}
+{{- end }}
 containers:
   - name: {{ .name }}
     image: {{ include "gleaner.image" (dict "root" $root "image" $root.Values.api.image) | quote }}
@@ -283,6 +290,29 @@ containers:
       {{- include "gleaner.tmpVolumeMount" $root | nindent 6 }}
 volumes:
   {{- include "gleaner.tmpVolume" $root | nindent 2 }}
+{{- end -}}
+
+{{/* The init container of every pod that uses the database, except the migration Job: it waits, logging
+     why, until the schema is at the image's migration head, since the migrate Job may run while the pods
+     start (install, `useHelmHooks: false`, GitOps). dict "root" $ "image" <component image values> */}}
+{{- define "gleaner.waitForSchema" -}}
+{{- $root := .root -}}
+{{- if $root.Values.migrations.waitForSchema }}
+- name: wait-for-schema
+  image: {{ include "gleaner.image" (dict "root" $root "image" .image) | quote }}
+  imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+  command: ["python3", "-m", "gleaner.schema_wait"]
+  envFrom:
+    {{- include "gleaner.envFrom" $root | nindent 4 }}
+  env:
+    {{- include "gleaner.env" $root | nindent 4 }}
+  resources:
+    {{- toYaml $root.Values.migrations.resources | nindent 4 }}
+  securityContext:
+    {{- toYaml $root.Values.containerSecurityContext | nindent 4 }}
+  volumeMounts:
+    {{- include "gleaner.tmpVolumeMount" $root | nindent 4 }}
+{{- end }}
 {{- end -}}
 
 {{/* Egress every Gleaner pod needs: DNS, then Redis and PostgreSQL */}}
