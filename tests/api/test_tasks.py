@@ -9,6 +9,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from redis import Redis
 
+from gleaner.apikeys import create_api_key
+from gleaner.db import session_scope
 from gleaner.runtime import Runtime
 from tests.conftest import RunWorker, StartWorker
 from tests.factories import submit_task
@@ -262,8 +264,11 @@ class TestTaskViews:
 
 class TestMonitoring:
     def test_queues_and_workers(
-        self, client: TestClient, start_worker: StartWorker
+        self, client: TestClient, start_worker: StartWorker, runtime: Runtime
     ) -> None:
+        with session_scope(runtime.sessions) as session:
+            _, key = create_api_key(session, "ops", "operator", operator=True)
+        client.headers["Authorization"] = f"Bearer {key}"  # queues span every tenant
         client.post(
             "/api/pipelines",
             json={"urls": ["https://example.com/q"], "stages": ["parsing"]},

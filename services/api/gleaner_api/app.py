@@ -12,6 +12,7 @@ from gleaner.db import session_scope
 from gleaner.metrics import exposition, make_registry
 from gleaner.runtime import Runtime, set_current
 from gleaner.settings import Settings, load_settings
+from gleaner_api.auth import AuthenticationMiddleware
 from gleaner_api.handlers import install_handlers
 from gleaner_api.routers import (
     ai_models,
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_handlers(app)
+    app.add_middleware(AuthenticationMiddleware)  # before any route reads the body
     app.include_router(health.router)  # /healthz, /readyz
     app.include_router(links.router)  # /api/links
     app.include_router(pipelines.router)  # /api/pipelines

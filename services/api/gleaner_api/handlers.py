@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gleaner.errors import GleanerError, ServiceUnavailable
+from gleaner.errors import GleanerError, ServiceUnavailable, Unauthorized
 
 log = structlog.get_logger("gleaner.api")
 
@@ -37,11 +37,15 @@ def error_response(
 
 async def _gleaner_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GleanerError)
-    headers = (
-        {"Retry-After": str(exc.retry_after)}
-        if isinstance(exc, ServiceUnavailable)
-        else None
-    )
+    headers = None
+    if isinstance(exc, ServiceUnavailable):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, Unauthorized):
+        # RFC 6750: a 401 says which scheme to use, and why the given credentials failed
+        invalid = exc.code == "invalid_api_key"
+        headers = {
+            "WWW-Authenticate": 'Bearer error="invalid_token"' if invalid else "Bearer"
+        }
     return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
 
 

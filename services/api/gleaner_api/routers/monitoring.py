@@ -18,7 +18,7 @@ from sqlalchemy import case, func, select
 
 from gleaner.models import ProcessingTask, TaskItem, TaskStatus
 from gleaner.queues import QUEUES
-from gleaner_api.deps import OwnerDep, RedisDep, SessionDep
+from gleaner_api.deps import OperatorDep, OwnerDep, RedisDep, SessionDep
 
 router = APIRouter(prefix="/api/monitoring", tags=["monitoring"])
 
@@ -73,13 +73,15 @@ def describe_queues(redis: RedisDep) -> dict[str, dict[str, Any]]:
 
 
 @router.get("/workers")
-def workers(redis: RedisDep, _owner: OwnerDep) -> dict[str, Any]:
+def workers(redis: RedisDep, _operator: OperatorDep) -> dict[str, Any]:
+    """Every RQ worker (operator keys only: workers serve every tenant)."""
     found = describe_workers(redis)
     return {"success": True, "workers": found, "total_workers": len(found)}
 
 
 @router.get("/queues")
-def queues(redis: RedisDep, _owner: OwnerDep) -> dict[str, Any]:
+def queues(redis: RedisDep, _operator: OperatorDep) -> dict[str, Any]:
+    """Every queue's depth and registries (operator keys only: queues hold every tenant's jobs)."""
     return {"success": True, "queues": describe_queues(redis)}
 
 
