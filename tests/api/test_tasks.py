@@ -15,6 +15,8 @@ from gleaner.runtime import Runtime
 from tests.conftest import RunWorker, StartWorker
 from tests.factories import submit_task
 
+DB1 = "0123456789abcdef0123456789abcdef"  # a Notion id
+
 
 def events(
     client: TestClient, task_id: int, limit: int = 200
@@ -169,7 +171,7 @@ class TestStageEndpoints:
         )
         assert (
             client.post(
-                "/api/notion/async/single/999999", json={"database_id": "x"}
+                "/api/notion/async/single/999999", json={"database_id": DB1}
             ).status_code
             == 404
         )
@@ -181,7 +183,7 @@ class TestStageEndpoints:
         assert response.status_code == 404
         response = client.post(
             "/api/notion/async/batch",
-            json={"ai_content_ids": [5], "database_id": "abc"},
+            json={"ai_content_ids": [5], "database_id": DB1},
         )
         assert response.status_code == 404
         response = client.post("/api/ai/async/batch", json={"parsed_content_ids": "1"})
@@ -329,7 +331,7 @@ class TestNotionProperties:
             "/api/pipelines",
             json={
                 "urls": ["https://example.com/n"],
-                "notion": {"database_id": "db1", "properties": {"Tags": ["x"]}},
+                "notion": {"database_id": DB1, "properties": {"Tags": ["x"]}},
             },
         )
         assert response.status_code == 422
@@ -343,7 +345,7 @@ class TestNotionProperties:
         store_schema(
             redis,
             DatabaseSchema(
-                database_id="db1",
+                database_id=DB1,
                 data_source_id="ds1",
                 title_property="Name",
                 properties={
@@ -358,7 +360,7 @@ class TestNotionProperties:
             "/api/pipelines",
             json={
                 "urls": ["https://example.com/g"],
-                "notion": {"database_id": "db1", "properties": good},
+                "notion": {"database_id": DB1, "properties": good},
             },
         )
         assert accepted.status_code == 202, accepted.text
@@ -366,7 +368,7 @@ class TestNotionProperties:
             "/api/pipelines",
             json={
                 "urls": ["https://example.com/u"],
-                "notion": {"database_id": "db1", "properties": {"Tagz": good["Tags"]}},
+                "notion": {"database_id": DB1, "properties": {"Tagz": good["Tags"]}},
             },
         )
         assert unknown.status_code == 422
@@ -375,7 +377,7 @@ class TestNotionProperties:
             "/api/notion/async/batch",
             json={
                 "ai_content_ids": [1],
-                "database_id": "db1",
+                "database_id": DB1,
                 "properties": {"Tags": {"select": {"name": "x"}}},
             },
         )

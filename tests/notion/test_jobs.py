@@ -310,7 +310,7 @@ class TestDryRun:
         task_id = submit_notion_task(
             dry_runtime,
             ai_ids,
-            "db-dry",
+            "0123456789abcdef0123456789abcdef",
             properties={"Tags": {"multi_select": [{"name": "x"}]}},
         )
         [item] = run_items(dry_runtime, task_id)

@@ -113,9 +113,18 @@ class ProcessingConfig(Strict):
     generate_insights: bool = True
 
 
+NotionId = Annotated[
+    str,
+    Field(
+        pattern=r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
+        description="a Notion id: a UUID, with or without dashes",
+    ),
+]
+
+
 class NotionTarget(Strict):
-    database_id: str | None = Field(
-        default=None, max_length=64, description="default: GLEANER_NOTION_DATABASE_ID"
+    database_id: NotionId | None = Field(
+        default=None, description="default: GLEANER_NOTION_DATABASE_ID"
     )
     properties: dict[str, Any] = Field(
         default_factory=dict, description="page properties merged into each page"
@@ -152,13 +161,13 @@ class AISingle(Strict):
 
 class NotionBatch(Strict):
     ai_content_ids: list[Id]
-    database_id: str | None = Field(default=None, max_length=64)
+    database_id: NotionId | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
     priority: Literal["normal", "high"] = "normal"
 
 
 class NotionSingle(Strict):
-    database_id: str | None = Field(default=None, max_length=64)
+    database_id: NotionId | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
     priority: Literal["normal", "high"] = "normal"
 
