@@ -21,6 +21,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        else:  # one connection per thread: pool sizes do not apply
+            for key in ("pool_size", "max_overflow", "pool_timeout"):
+                kwargs.pop(key, None)
         # Workers of every stage write the same file: wait for the lock instead of failing at once.
         engine = create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs

@@ -25,8 +25,13 @@ class Runtime:
     redis: Redis
 
     @classmethod
-    def start(cls, settings: Settings) -> Runtime:
-        engine = make_engine(settings.database_url)
+    def start(cls, settings: Settings, *, pool_timeout: float = 30.0) -> Runtime:
+        engine = make_engine(
+            settings.database_url,
+            pool_size=settings.DATABASE_POOL_SIZE,
+            max_overflow=settings.DATABASE_MAX_OVERFLOW,
+            pool_timeout=pool_timeout,
+        )
         # Worker and API calls to Redis must fail fast when it is gone, not hang a request or a job.
         redis = Redis.from_url(
             settings.REDIS_URL,

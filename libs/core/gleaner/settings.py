@@ -54,6 +54,9 @@ class Settings(BaseSettings):
         default="redis://127.0.0.1:6379/0",
         validation_alias=AliasChoices("GLEANER_REDIS_URL", "REDIS_URL"),
     )
+    # Connections each process keeps open (pool size) and may open beyond it under load (overflow).
+    DATABASE_POOL_SIZE: int = Field(default=5, ge=1)
+    DATABASE_MAX_OVERFLOW: int = Field(default=10, ge=0)
     # Development only: run jobs in the API process when no worker should be needed. Refused in production,
     # where a slow stage would block the API; there Redis down means 503.
     EAGER: bool = False
@@ -77,6 +80,9 @@ class Settings(BaseSettings):
     MAX_BATCH_SIZE: int = Field(default=1000, ge=1)  # links per request; beyond it: 422
     MAX_URL_LENGTH: int = Field(default=2048, ge=64)
     SSE_POLL_SECONDS: float = Field(default=0.5, gt=0)
+    # How long a request waits for a free database connection before answering 503 with Retry-After
+    # (short: a client retries sooner than a request thread should sit blocked on the pool).
+    API_POOL_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0)
 
     # --- retention (the CronJob runs `python -m gleaner_api retention`) ----------------------------------
     RETENTION_COMPLETED_DAYS: int = Field(default=7, ge=1)

@@ -29,7 +29,8 @@ from gleaner_api.routers import (
 def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime.start(settings or load_settings())
+        config = settings or load_settings()
+        runtime = Runtime.start(config, pool_timeout=config.API_POOL_TIMEOUT_SECONDS)
         app.state.runtime = runtime
         app.state.metrics = make_registry(runtime.redis, runtime.settings)
         set_current(runtime)  # eager mode runs jobs in this process

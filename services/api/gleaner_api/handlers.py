@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gleaner.errors import GleanerError, ServiceUnavailable, Unauthorized
@@ -107,6 +108,17 @@ async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _pool_exhausted(_request: Request, exc: Exception) -> JSONResponse:
+    # Every connection of this process's pool stayed busy for API_POOL_TIMEOUT_SECONDS: overload.
+    log.warning("database_pool_exhausted", error=str(exc))
+    return error_response(
+        503,
+        "database_busy",
+        "every database connection is busy; try again shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled_error", exc_info=exc)
     return error_response(
@@ -120,4 +132,5 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RedisError, _redis_down)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
     app.add_exception_handler(Exception, _unexpected)

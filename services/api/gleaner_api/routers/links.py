@@ -8,11 +8,18 @@ from sqlalchemy import func, select
 from gleaner.errors import InvalidRequest, NotFound
 from gleaner.links import get_or_create_links
 from gleaner.models import AIProcessedContent, Link, NotionImport, ParsedContent
-from gleaner_api.deps import OwnerDep, PageQuery, PathId, SessionDep, SettingsDep
+from gleaner_api.deps import (
+    OwnerDep,
+    PageQuery,
+    PathId,
+    SessionDep,
+    SessionRoute,
+    SettingsDep,
+)
 from gleaner_api.schemas import LinkCreate, LinkDetail, LinkRead, LinksCreated, Page
 from gleaner_api.submission import check_batch_size
 
-router = APIRouter(prefix="/api/links", tags=["links"])
+router = APIRouter(prefix="/api/links", tags=["links"], route_class=SessionRoute)
 
 
 @router.post("", status_code=201, response_model=LinksCreated)

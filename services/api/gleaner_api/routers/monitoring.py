@@ -18,9 +18,17 @@ from sqlalchemy import case, func, select
 
 from gleaner.models import ProcessingTask, TaskItem, TaskStatus
 from gleaner.queues import QUEUES
-from gleaner_api.deps import OperatorDep, OwnerDep, RedisDep, SessionDep
+from gleaner_api.deps import (
+    OperatorDep,
+    OwnerDep,
+    RedisDep,
+    SessionDep,
+    SessionRoute,
+)
 
-router = APIRouter(prefix="/api/monitoring", tags=["monitoring"])
+router = APIRouter(
+    prefix="/api/monitoring", tags=["monitoring"], route_class=SessionRoute
+)
 
 
 def _iso(value: Any) -> str | None:

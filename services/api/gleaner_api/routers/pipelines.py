@@ -9,7 +9,7 @@ from gleaner.links import get_or_create_links
 from gleaner.models import Link, TaskType
 from gleaner.queues import PIPELINE_STAGES
 from gleaner.tasks import ItemInput
-from gleaner_api.deps import OwnerDep, RuntimeDep, SessionDep
+from gleaner_api.deps import OwnerDep, RuntimeDep, SessionDep, SessionRoute
 from gleaner_api.schemas import LinkRead, PipelineCreate, TaskQueued
 from gleaner_api.submission import (
     check_batch_size,
@@ -20,7 +20,9 @@ from gleaner_api.submission import (
     submit,
 )
 
-router = APIRouter(prefix="/api/pipelines", tags=["pipelines"])
+router = APIRouter(
+    prefix="/api/pipelines", tags=["pipelines"], route_class=SessionRoute
+)
 
 
 def _check_stages(stages: Sequence[str]) -> None:

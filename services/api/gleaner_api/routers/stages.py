@@ -16,7 +16,7 @@ from gleaner.models import AIProcessedContent, Link, ParsedContent, TaskStatus, 
 from gleaner.queues import cancel_jobs, enqueue_item_jobs
 from gleaner.settings import Stage
 from gleaner.tasks import ItemInput
-from gleaner_api.deps import OwnerDep, PathId, RuntimeDep, SessionDep
+from gleaner_api.deps import OwnerDep, PathId, RuntimeDep, SessionDep, SessionRoute
 from gleaner_api.schemas import (
     AIBatch,
     AISingle,
@@ -38,9 +38,13 @@ from gleaner_api.submission import (
 )
 from gleaner_api.taskviews import get_owned_task, render_task
 
-parsing = APIRouter(prefix="/api/parsing/async", tags=["parsing"])
-ai = APIRouter(prefix="/api/ai/async", tags=["ai"])
-notion = APIRouter(prefix="/api/notion/async", tags=["notion"])
+parsing = APIRouter(
+    prefix="/api/parsing/async", tags=["parsing"], route_class=SessionRoute
+)
+ai = APIRouter(prefix="/api/ai/async", tags=["ai"], route_class=SessionRoute)
+notion = APIRouter(
+    prefix="/api/notion/async", tags=["notion"], route_class=SessionRoute
+)
 
 
 def _queue_stage(

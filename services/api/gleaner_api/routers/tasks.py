@@ -6,17 +6,26 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy import func, select
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sse_starlette.sse import EventSourceResponse
 
 from gleaner.db import session_scope
 from gleaner.models import ProcessingTask, TaskStatus, TaskType
-from gleaner_api.deps import OwnerDep, PageQuery, PathId, RuntimeDep, SessionDep
+from gleaner_api.deps import (
+    OwnerDep,
+    PageQuery,
+    PathId,
+    RuntimeDep,
+    SessionDep,
+    SessionRoute,
+)
 from gleaner_api.schemas import Page, TaskEnvelope, TaskRead
 from gleaner_api.taskviews import get_owned_task, render_task
 
-router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+router = APIRouter(prefix="/api/tasks", tags=["tasks"], route_class=SessionRoute)
 
 FINISHED = {
     TaskStatus.COMPLETED,
@@ -72,14 +81,19 @@ def get_task(
 async def task_events(
     task_id: PathId,
     request: Request,
-    session: SessionDep,
     runtime: RuntimeDep,
     owner: OwnerDep,
     include_items: Annotated[bool, Query()] = True,
 ) -> EventSourceResponse:
     """Server-Sent Events: a `progress` event whenever the task changes, then `end` when it finishes."""
-    get_owned_task(session, owner, task_id)  # 404 before the stream starts
-    session.close()
+
+    def check_owner() -> None:
+        with session_scope(runtime.sessions) as s:
+            get_owned_task(s, owner, task_id)
+
+    # 404 before the stream starts. Database work runs in a thread, never on the event loop: a loop
+    # blocked on the connection pool would stop every other request from giving its connection back.
+    await run_in_threadpool(check_owner)
 
     def snapshot() -> dict[str, Any]:
         with session_scope(runtime.sessions) as s:
@@ -92,7 +106,11 @@ async def task_events(
     async def stream() -> AsyncIterator[dict[str, str]]:
         last = ""
         while not await request.is_disconnected():
-            body = await asyncio.to_thread(snapshot)
+            try:
+                body = await asyncio.to_thread(snapshot)
+            except PoolTimeout:  # every connection busy: look again at the next tick
+                await asyncio.sleep(runtime.settings.SSE_POLL_SECONDS)
+                continue
             text = json.dumps(body, sort_keys=True)
             if text != last:
                 last = text
