@@ -13,7 +13,14 @@ include mk/*.mk
 # What `make test` installs before running the tests (each target is idempotent and quick when done).
 TEST_TOOLS := tools tools-observability tools-web
 
-.PHONY: help install run test test-only lint format typecheck bench all
+# `make run`'s ports (the stack checks each before it starts) and extra arguments (ARGS=-v: more logs).
+PORT ?= 8000
+REDIS_PORT ?= 6380
+METRICS_PORT ?= 9100
+SAMPLES_PORT ?= 8001
+ARGS ?=
+
+.PHONY: help install install-runtime run test test-only lint format typecheck bench all
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -22,8 +29,13 @@ install: ## install uv if missing, then every Python dependency from the lock
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
-run: install ## run the whole stack locally: API + web page, one worker per stage, Redis if REDIS_URL is unset
-	$(UV) run --frozen python -m gleaner_api standalone
+install-runtime: ## only what the services need (no dev or bench group); keeps whatever else is installed
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen --no-default-groups --group local --inexact
+
+run: install-runtime ## run the whole stack locally (PORT, REDIS_PORT, METRICS_PORT, SAMPLES_PORT, ARGS=-v)
+	$(UV) run --frozen --no-sync python -m gleaner_api standalone --port $(PORT) --redis-port $(REDIS_PORT) \
+		--metrics-port $(METRICS_PORT) --samples-port $(SAMPLES_PORT) $(ARGS)
 
 test: install $(TEST_TOOLS) ## install everything the tests need, then run them all
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
@@ -42,5 +54,24 @@ format: install ## apply ruff's formatting and safe fixes
 
 typecheck: install ## mypy alone
 	$(UV) run --frozen mypy libs services tests bench
+
+# The benchmarks' default runs (each folder's RESULTS.md has the figures and the variants).
+BENCHES := worker parsing ai notion autoscaling
+BENCH_worker := python -m bench.worker.run --repeats 3
+BENCH_parsing := python bench/parsing/run.py --repeats 4 --workers 1 2 --concurrency 4 --skip-variants
+BENCH_ai := python bench/ai/run.py --items 200 --rounds 5
+BENCH_notion := python -m bench.notion.bench_notion
+BENCH_autoscaling := python -m bench.autoscaling.simulate --out bench/autoscaling
+BENCH ?=
+
+bench: install ## list the benchmarks; BENCH=<name> runs one (BENCH=all: every one, minutes each)
+ifeq ($(BENCH),)
+	@echo "Benchmarks (run one with make bench BENCH=<name>; results in bench/<name>/RESULTS.md):"
+	@$(foreach b,$(BENCHES),printf '  %-12s %s\n' $(b) '$(BENCH_$(b))';)
+else
+	@$(foreach b,$(if $(filter all,$(BENCH)),$(BENCHES),$(BENCH)),\
+		$(if $(BENCH_$(b)),,echo "unknown benchmark $(b): one of $(BENCHES)" && exit 2;) \
+		echo "== bench/$(b): $(BENCH_$(b))" && $(UV) run --frozen $(BENCH_$(b)) || exit 1;)
+endif
 
 all: lint test ## lint, then test

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from gleaner.db import session_scope
 from gleaner.models import Link, ProcessingTask, TaskType
-from gleaner.queues import enqueue_item_jobs
+from gleaner.queues import Priority, enqueue_item_jobs
 from gleaner.runtime import Runtime
 from gleaner.settings import Stage
 from gleaner.tasks import ItemInput, create_task
@@ -34,6 +34,7 @@ def submit_task(
     config: dict[str, Any] | None = None,
     job_path: str | None = None,
     task_type: TaskType | None = None,
+    priority: Priority = "normal",
 ) -> int:
     """A task over `inputs` (or new links for `urls`), committed, its jobs enqueued; returns its id.
 
@@ -55,6 +56,7 @@ def submit_task(
             inputs=given,
             config=config,
             max_retries=runtime.settings.max_attempts(stages[0]),
+            priority=priority,
         )
         task_id = task.id
     if job_path is not None:

@@ -97,3 +97,21 @@ def _fail_bad_links(ctx: ItemContext) -> dict[str, Any]:
 
 def fail_bad_links(item_id: int) -> dict[str, Any]:
     return execute_item("parsing", item_id, _fail_bad_links)
+
+
+def _crash(ctx: ItemContext) -> None:
+    raise ValueError("a bug, not a classified failure")
+
+
+def crash(item_id: int) -> dict[str, Any]:
+    return execute_item("parsing", item_id, _crash)
+
+
+def _record_lane(ctx: ItemContext) -> dict[str, Any]:
+    # The order jobs ran in, by their task's lane: what the lane tests compare.
+    ctx.runtime.redis.rpush("test:lanes", str(ctx.task.config["priority"]))
+    return {"ok": True}
+
+
+def record_lane(item_id: int) -> dict[str, Any]:
+    return execute_item("parsing", item_id, _record_lane)

@@ -7,6 +7,8 @@ Page server routes:
   /article/<name>   an article (its title and text name <name>)
   /slow/<name>      the same after DEFAULT_SLOW_SECONDS, so items are seen queued and running
   /fixable/<name>   404 until `fix(name)` is called, then the article: a failure to retry
+  /wait/<s>/<name>  the article after <s> seconds: a job that is still running when a test acts
+  /unavailable/<name>  503 (a retryable failure) until `fix(name)`, then the article
 """
 
 from __future__ import annotations
@@ -90,10 +92,15 @@ class _PageHandler(BaseHTTPRequestHandler):
         _, kind, name = (self.path.split("/", 2) + ["", ""])[:3]
         if kind == "slow":
             time.sleep(DEFAULT_SLOW_SECONDS)
-        if kind in ("article", "slow") or (
-            kind == "fixable" and name in self.server.fixed
+        if kind == "wait":
+            seconds, _, name = name.partition("/")
+            time.sleep(float(seconds))
+        if kind in ("article", "slow", "wait") or (
+            kind in ("fixable", "unavailable") and name in self.server.fixed
         ):
             self._answer(200, article(name))
+        elif kind == "unavailable":
+            self._answer(503, b"<html><body><h1>Try again later</h1></body></html>")
         else:
             self._answer(404, b"<html><body><h1>Not found</h1></body></html>")
 
@@ -111,9 +118,17 @@ class _PageHandler(BaseHTTPRequestHandler):
 class LocalStack:
     """Redis, a migrated SQLite file, the API on a free port and a worker per stage."""
 
-    def __init__(self, workdir: Path, pages: PageServer) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        pages: PageServer,
+        env: dict[str, str] | None = None,
+        reconciler: bool = False,
+    ) -> None:
         self.workdir = workdir
         self.pages = pages
+        self.extra_env = env or {}  # on top of the defaults below
+        self.with_reconciler = reconciler  # it runs delayed retries when they are due
         self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}"
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -148,6 +163,7 @@ class LocalStack:
             "GLEANER_FETCH_ALLOW_NETWORKS": f"127.0.0.1:{self.pages.port}",
             "GLEANER_FETCH_TIMEOUT_SECONDS": "10",
             "GLEANER_NOTION_DATABASE_ID": "0123456789abcdef0123456789abcdef",  # no token: dry run
+            **self.extra_env,
         }
         self._spawn(
             "api",
@@ -164,6 +180,10 @@ class LocalStack:
         )
         for stage in STAGES:
             self._spawn(f"worker-{stage}", [sys.executable, "-m", f"gleaner_{stage}"])
+        if self.with_reconciler:
+            self._spawn(
+                "reconciler", [sys.executable, "-m", "gleaner_api", "reconcile"]
+            )
         return self
 
     def _spawn(self, name: str, command: list[str]) -> None:

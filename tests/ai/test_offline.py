@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +15,7 @@ from gleaner_ai.providers.offline import (
     split_sentences,
 )
 from tests.ai.conftest import ARTICLES, article
+from tests.offline import run_offline
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -125,17 +123,8 @@ class TestTooShort:
         assert caught.value.code == "text_too_short"
 
 
-# Run in a fresh interpreter: no NLTK data anywhere it looks, and every socket and DNS lookup refused.
 _OFFLINE_SCRIPT = r"""
-import json, socket, sys
-
-def refuse(event, args):
-    if event in ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "urllib.Request"):
-        raise PermissionError(f"network use refused in this test: {event} {args!r}")
-    if event == "open" and args and "nltk_data" in str(args[0]):
-        raise PermissionError(f"NLTK data read refused in this test: {args[0]}")
-
-sys.addaudithook(refuse)
+import json
 from gleaner_ai.providers.base import ProcessingOptions
 from gleaner_ai.providers.offline import OfflineProvider
 
@@ -151,28 +140,8 @@ print(json.dumps({"summary": result.summary, "keywords": result.keywords, "insig
 
 
 def test_runs_without_network_or_downloaded_data(tmp_path: Path) -> None:
-    empty = tmp_path / "nltk_data"
-    empty.mkdir()
-    env = {
-        **os.environ,
-        "NLTK_DATA": str(empty),
-        "HOME": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-        "HTTP_PROXY": "http://127.0.0.1:9",
-        "HTTPS_PROXY": "http://127.0.0.1:9",
-    }
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _OFFLINE_SCRIPT,
-            str(ROOT / "tests/ai/texts/compiler.txt"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = run_offline(
+        _OFFLINE_SCRIPT, str(ROOT / "tests/ai/texts/compiler.txt"), home=tmp_path
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)

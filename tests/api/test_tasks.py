@@ -278,12 +278,9 @@ class TestMonitoring:
         queues = client.get("/api/monitoring/queues").json()["queues"]
         assert queues["parsing"]["count"] == 1
         assert set(queues) == {
-            "parsing",
-            "parsing-high",
-            "ai",
-            "ai-high",
-            "notion",
-            "notion-high",
+            f"{stage}{lane}"
+            for stage in ("parsing", "ai", "notion")
+            for lane in ("-high", "", "-low")
         }
         health = client.get("/api/monitoring/health")
         assert health.status_code == 503  # work waits and no worker listens
@@ -299,7 +296,7 @@ class TestMonitoring:
             assert time.monotonic() < deadline
             time.sleep(0.1)
         worker = client.get("/api/monitoring/workers").json()["workers"][0]
-        assert worker["queues"] == ["ai-high", "ai"]
+        assert worker["queues"] == ["ai-high", "ai", "ai-low"]
         assert worker["state"] in ("idle", "busy", "started")
 
     def test_statistics(

@@ -167,3 +167,69 @@ class TestOverview:
         )
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["total"] >= 1
+
+
+class TestSchedulesAndDependencies:
+    def test_schedule_lifecycle(self, gleaner: Run, pages: PageServer) -> None:
+        made = gleaner(
+            "schedules",
+            "create",
+            "morning",
+            pages.url("/article/zeta"),
+            "--cron",
+            "0 7 * * 1-5",
+            "--timezone",
+            "Europe/Paris",
+            "--stages",
+            "parsing",
+            "--json",
+        )
+        assert made.returncode == 0, made.stderr
+        schedule_id = json.loads(made.stdout)["id"]
+        listed = gleaner("schedules", "list")
+        assert "cron 0 7 * * 1-5 (Europe/Paris)" in listed.stdout
+        assert "never fired" in listed.stdout
+        ran = gleaner("schedules", "run", str(schedule_id))
+        assert ran.returncode == 0, ran.stderr
+        assert "created" in ran.stdout
+        shown = gleaner("schedules", "show", str(schedule_id))
+        assert "(run now): task" in shown.stdout
+        assert "paused" in gleaner("schedules", "pause", str(schedule_id)).stdout
+        assert "paused" not in gleaner("schedules", "resume", str(schedule_id)).stdout
+        assert gleaner("schedules", "delete", str(schedule_id)).returncode == 0
+        gone = gleaner("schedules", "show", str(schedule_id))
+        assert gone.returncode == 1
+        assert "schedule_not_found" in gone.stderr
+
+    def test_bad_cron_is_one_line(self, gleaner: Run) -> None:
+        result = gleaner(
+            "schedules", "create", "x", "https://example.com/", "--cron", "nope"
+        )
+        assert result.returncode == 1
+        assert "invalid_cron" in result.stderr
+
+    def test_after_and_cancel_releasing_dependants(
+        self, gleaner: Run, pages: PageServer
+    ) -> None:
+        # 20 slow pages at one job at a time: the parent runs for 30 s, long enough to be cancelled.
+        slow = "\n".join(pages.url(f"/slow/dep{i}") for i in range(20))
+        parent = task_id_of(
+            gleaner("submit", "-", "--stages", "parsing", stdin=slow + "\n").stdout
+        )
+        second = gleaner(
+            "submit",
+            pages.url("/article/eta"),
+            "--stages",
+            "parsing",
+            "--after",
+            str(parent),
+        )
+        child = task_id_of(second.stdout)
+        assert (
+            json.loads(gleaner("status", str(child), "--json").stdout)["status"]
+            == "waiting"
+        )
+        cancelled = gleaner("cancel", str(parent), "--dependants", "release")
+        assert f"waiting tasks released: {child}" in cancelled.stdout
+        watched = gleaner("status", str(child), "--watch")
+        assert "completed: 1 done" in watched.stdout

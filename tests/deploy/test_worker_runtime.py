@@ -309,7 +309,7 @@ def test_every_worker_reaches_the_api_server_when_its_address_is_given() -> None
 def test_notes_warn_when_the_api_server_is_closed_to_the_workers(
     tmp_path: Path,
 ) -> None:
-    warning = "networkPolicy.kubeAPIServerCIDRs is empty"
+    warning = "Idle-pods-first scale-down: workers set their pod-deletion-cost"
     assert warning in render_notes(tmp_path / "a")
     given = render_notes(
         tmp_path / "b", {"networkPolicy.kubeAPIServerCIDRs[0]": "10.0.0.5/32"}

@@ -73,8 +73,11 @@ class Prometheus:
         return result
 
 
-def start_prometheus(workdir: Path, jobs: dict[str, list[str]]) -> Prometheus:
-    """Prometheus scraping `jobs` (job name → host:port targets) every second; ready when this returns."""
+def start_prometheus(
+    workdir: Path, jobs: dict[str, list[str]], labels: dict[str, str] | None = None
+) -> Prometheus:
+    """Prometheus scraping `jobs` (job name → host:port targets) every second, adding `labels` to every
+    target (as the chart's ServiceMonitors add namespace and gleaner_release); ready when this returns."""
     config = {
         "global": {
             "scrape_interval": SCRAPE_INTERVAL,
@@ -82,7 +85,10 @@ def start_prometheus(workdir: Path, jobs: dict[str, list[str]]) -> Prometheus:
             "evaluation_interval": "1s",
         },
         "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": targets}]}
+            {
+                "job_name": job,
+                "static_configs": [{"targets": targets, "labels": labels or {}}],
+            }
             for job, targets in jobs.items()
         ],
     }

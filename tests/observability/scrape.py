@@ -7,8 +7,9 @@ import time
 import httpx
 
 
-def scrape(port: int, timeout: float = 20.0) -> str:
-    """GET http://127.0.0.1:PORT/metrics, waiting for the endpoint to come up (a starting process)."""
+def scrape(port: int, timeout: float = 60.0) -> str:
+    """GET http://127.0.0.1:PORT/metrics, waiting for the endpoint to come up (a starting process: its
+    imports alone take 20 s on a loaded 2-core machine)."""
     deadline = time.monotonic() + timeout
     while True:
         try:

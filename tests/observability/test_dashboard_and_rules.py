@@ -53,11 +53,15 @@ def rule_exprs() -> list[str]:
     ]
 
 
+# Labels the chart's ServiceMonitors add to every target (release scoping), not metrics.
+TARGET_LABELS = {"gleaner_release", "gleaner_component"}
+
+
 def named_metrics(exprs: list[str]) -> set[str]:
     names = {
         name for expr in exprs for name in re.findall(r"\bgleaner_[a-z_]+\b", expr)
     }
-    return {re.sub(r"_(bucket|sum|count)$", "", name) for name in names}
+    return {re.sub(r"_(bucket|sum|count)$", "", name) for name in names - TARGET_LABELS}
 
 
 def families(text: str) -> dict[str, int]:

@@ -152,10 +152,13 @@ class TestErrorClasses:
         assert caught.value.code == "rate_limited"
         assert caught.value.retry_after == 1.0
 
-    def test_dns_failure_is_retryable(self, make_fetcher: MakeFetcher) -> None:
-        with pytest.raises(RetryableError) as caught:
+    def test_a_name_that_does_not_exist_is_permanent(
+        self, make_fetcher: MakeFetcher
+    ) -> None:
+        # NXDOMAIN (EAI_NONAME): no retry will make it exist; test_fetcher_dns has the retryable kind
+        with pytest.raises(PermanentError) as caught:
             make_fetcher().fetch("http://no-such-host.test/")
-        assert caught.value.code == "dns_error"
+        assert caught.value.code == "dns_not_found"
 
     def test_connection_refused_is_retryable(self, make_fetcher: MakeFetcher) -> None:
         port = free_port()  # opened on the allow list, but nothing listens there

@@ -126,3 +126,27 @@ class TestPipelinePage:
         expect(page.locator("#submit-status")).to_have_text(
             "the API key is not valid or was revoked (invalid_api_key)"
         )
+
+
+class TestSchedules:
+    def test_create_run_now_and_pause(
+        self, page: Page, pages: PageServer, api_key: str, artifacts: Path
+    ) -> None:
+        save_key(page, api_key)
+        page.get_by_label("Name", exact=True).fill("web schedule")
+        page.get_by_label("Cron").fill("0 7 * * *")
+        page.get_by_label("Time zone").fill("Europe/Paris")
+        page.get_by_label("Links each firing runs").fill(
+            pages.url("/article/scheduled")
+        )
+        page.get_by_role("button", name="Create schedule").click()
+        expect(page.locator("#schedule-status")).to_contain_text("fires next at")
+        row = page.locator("#schedules-table tbody tr", has_text="web schedule")
+        expect(row).to_contain_text("cron 0 7 * * * (Europe/Paris)")
+        expect(row).to_contain_text("never fired")
+        row.get_by_role("button", name="Run now").click()
+        expect(row).to_contain_text(": task ")  # the last firing and the task it made
+        row.get_by_role("button", name="Pause").click()
+        expect(row.get_by_role("button", name="Resume")).to_be_visible()
+        expect(row).to_contain_text("paused")
+        page.screenshot(path=str(artifacts / "schedules.png"), full_page=True)

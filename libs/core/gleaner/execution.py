@@ -26,6 +26,7 @@ from gleaner.db import session_scope
 from gleaner.errors import Cancelled, PermanentError, RetryableError, ShuttingDown
 from gleaner.models import ProcessingTask, TaskItem, TaskStatus
 from gleaner.queues import CANCEL_KEY, ItemJob, enqueue_item_jobs, retry_delay
+from gleaner.retries import RetryStrategy
 from gleaner.runtime import Runtime, current
 from gleaner.settings import Stage
 
@@ -214,12 +215,18 @@ def _handle_failure(
     bound: Any,
 ) -> tuple[str, ItemJob | None, BaseException | None]:
     error = classify(exc)
+    # expected failures are one line (code and reason); only an unexpected exception brings its traceback
+    trace = None if exc is error or isinstance(exc, JobTimeoutException) else exc
     settings = runtime.settings
     with session_scope(runtime.sessions) as session:
         item = session.get_one(TaskItem, item_id)
         attempts = item.attempts
-        limit = settings.max_attempts(stage)
-        if isinstance(error, RetryableError) and attempts < limit:
+        strategy = RetryStrategy.of(settings, stage)
+        if (
+            isinstance(error, RetryableError)
+            and attempts < strategy.max_attempts
+            and strategy.retries(error.code)
+        ):
             delay = retry_delay(settings, stage, attempts, error.retry_after)
             again = items.schedule_retry(
                 session, item, job_id, error.code, error.message, delay
@@ -230,6 +237,7 @@ def _handle_failure(
                 error=error.message,
                 attempt=attempts,
                 delay=delay,
+                exc_info=trace,
             )
             return "retry", again, None
         message = (
@@ -239,6 +247,6 @@ def _handle_failure(
         )
         items.fail_item(session, item, job_id, error.code, message)
     bound.warning(
-        "item_failed", code=error.code, error=message, attempt=attempts, exc_info=exc
+        "item_failed", code=error.code, error=message, attempt=attempts, exc_info=trace
     )
     return "failed", None, error

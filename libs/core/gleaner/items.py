@@ -8,6 +8,7 @@ Callers commit; jobs are enqueued only after the commit (queues.enqueue_item_job
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import case, func, select, update
@@ -23,7 +24,7 @@ from gleaner.models import (
     TaskStatus,
     utcnow,
 )
-from gleaner.queues import ItemJob, as_stage, new_job_id, next_stage
+from gleaner.queues import ItemJob, as_stage, new_job_id, next_stage, task_priority
 from gleaner.settings import Stage
 from gleaner.tasks import count_item
 
@@ -130,7 +131,7 @@ def complete_stage(
         item.task_id,
         following,
         next_job,
-        bool(task.config.get("high_priority")),
+        task_priority(task.config),
     )
 
 
@@ -153,7 +154,8 @@ def schedule_retry(
         ItemStatus.QUEUED,
         attempt=(outcome, code, message),
         job_id=retry_job,
-        queued_at=utcnow(),
+        # when it is due: the API shows "retrying in N s", and the reconciler leaves it alone till then
+        queued_at=utcnow() + timedelta(seconds=delay),
         error_code=code,
         error_message=message,
     ):
@@ -164,7 +166,7 @@ def schedule_retry(
         item.task_id,
         stage,
         retry_job,
-        bool(task.config.get("high_priority")),
+        task_priority(task.config),
         delay=delay,
     )
 
@@ -187,9 +189,7 @@ def requeue_item(
     ):
         return None
     task = session.get_one(ProcessingTask, item.task_id)
-    return ItemJob(
-        item.id, item.task_id, stage, again, bool(task.config.get("high_priority"))
-    )
+    return ItemJob(item.id, item.task_id, stage, again, task_priority(task.config))
 
 
 def reissue_item(
@@ -216,9 +216,7 @@ def reissue_item(
     if task_id is None:
         return None
     task = session.get_one(ProcessingTask, task_id)
-    return ItemJob(
-        item_id, task_id, stage, again, bool(task.config.get("high_priority"))
-    )
+    return ItemJob(item_id, task_id, stage, again, task_priority(task.config))
 
 
 def fail_item(

@@ -1,4 +1,7 @@
-"""Structured logs: JSON lines in a cluster, readable lines on a terminal; stdlib logs (RQ's) included."""
+"""Structured logs: JSON lines in a cluster, readable lines on a terminal; stdlib logs (RQ's) included.
+
+`console` (what `make run` sets) is one short line per event: local time, level, event, its fields.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +10,32 @@ import sys
 
 import structlog
 
+REPORTED_FAILURE = "gleaner.execution.JobFailed"
+"""What `execution.execute_item` raises after logging an item's failure as one line (code and reason)."""
+
+
+def _not_reported_already(record: logging.LogRecord) -> bool:
+    """RQ logs every failed job with its whole traceback; a JobFailed was logged by us, once, already."""
+    if record.name.startswith("rq.") and isinstance(record.args, tuple) and record.args:
+        lines = str(record.args[-1]).rstrip().splitlines()
+        return not (lines and lines[-1].startswith(REPORTED_FAILURE))
+    return True
+
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    console = fmt != "json"
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False)
+        if console
+        else structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.dev.ConsoleRenderer(colors=False, pad_event=0, pad_level=False)
+        if console
+        else structlog.processors.JSONRenderer()
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -30,12 +47,15 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
+            *([] if console else [structlog.processors.format_exc_info]),
             renderer,
         ],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(_not_reported_already)
+    # also for loggers that set their own level (RQ's scheduler sets INFO)
+    handler.setLevel(level)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

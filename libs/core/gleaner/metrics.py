@@ -117,7 +117,7 @@ JOB_STATES = ("waiting", "running", "scheduled", "failed")
 DEFAULT_OLDEST_SCAN = 10
 """Waiting job ids looked at (from the head of a lane) to find one whose hash still has enqueued_at."""
 
-# KEYS: per lane, its list, started (wip), scheduled and failed registries and worker set, 5 keys a lane.
+# KEYS: per lane (high, normal, low), its list, started (wip), scheduled and failed registries and worker set, 5 keys a lane.
 # ARGV[1] = now (Unix seconds, the clock RQ scores its registries with), ARGV[2] = the job key prefix.
 # Returns per lane {waiting, running, scheduled, failed, oldest enqueued_at or false, live workers}.
 # Started and failed registries are scored by expiry: entries past it are abandoned or expired, not
@@ -150,7 +150,7 @@ return out
 
 @dataclass(frozen=True)
 class QueueDepth:
-    """One stage's queue, both lanes summed."""
+    """One stage's queue, all three lanes summed: a low-lane backlog scales workers too."""
 
     waiting: int
     running: int
@@ -181,7 +181,7 @@ def read_queue_depths(redis: Redis, now: float | None = None) -> dict[str, Queue
     now = time.time() if now is None else now
     with redis.pipeline(transaction=False) as pipe:
         for spec in QUEUES.values():
-            keys = _lane_keys(spec.high_name) + _lane_keys(spec.name)
+            keys = [key for lane in spec.lanes for key in _lane_keys(lane)]
             pipe.eval(
                 _DEPTH_SCRIPT,
                 len(keys),
@@ -204,9 +204,8 @@ def _depth(lanes: list[list[object]], now: float) -> QueueDepth:
         scheduled=sum(_int(lane[2]) for lane in lanes),
         failed=sum(_int(lane[3]) for lane in lanes),
         oldest_age_seconds=max([0.0, *ages]),
-        workers=_int(
-            lanes[-1][5]
-        ),  # every worker listens on both lanes: count the normal one
+        # every worker listens on all lanes: the busiest lane's count is the stage's
+        workers=max(_int(lane[5]) for lane in lanes),
     )
 
 
@@ -259,7 +258,7 @@ class QueueCollector(Collector):
             ),
             GaugeMetricFamily(
                 "gleaner_queue_jobs",
-                "Jobs in a stage's queue (both lanes) by state: waiting, running, scheduled (retry delay), failed.",
+                "Jobs in a stage's queue (all lanes) by state: waiting, running, scheduled (retry delay), failed.",
                 labels=["queue", "state"],
             ),
             GaugeMetricFamily(

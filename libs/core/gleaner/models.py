@@ -87,6 +87,7 @@ class TaskType(StrEnum):
 
 
 class TaskStatus(StrEnum):
+    WAITING = "waiting"  # for the tasks it named in `after` (gleaner.dependencies)
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -370,12 +371,29 @@ class TaskItem(Base):
     notion_import_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("notion_imports.id", ondelete="SET NULL")
     )
+    # when it was queued, or for a delayed retry when it is due (in the future while it waits)
     queued_at: Mapped[datetime | None] = mapped_column()
     started_at: Mapped[datetime | None] = mapped_column()
     completed_at: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     task: Mapped[ProcessingTask] = relationship(back_populates="items")
+
+
+class TaskDependency(Base):
+    """`task_id` waits for `parent_id` to end (gleaner.dependencies); the row goes when either does."""
+
+    __tablename__ = "task_dependencies"
+
+    task_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("processing_tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    parent_id: Mapped[int] = mapped_column(
+        BigId,
+        ForeignKey("processing_tasks.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    )
 
 
 class ItemAttempt(Base):
@@ -399,6 +417,64 @@ class ItemAttempt(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+
+
+# --- schedules --------------------------------------------------------------------------------------
+
+
+class Schedule(Base):
+    """A pipeline run on a cron expression (in a time zone) or every N seconds (gleaner.schedules).
+
+    `next_fire_at` is the claim: a scheduler fires a due schedule only by moving it on with
+    `UPDATE … WHERE id = … AND next_fire_at = <the value it read>`, in the transaction that creates
+    the task, so two replicas never fire the same tick and a crash mid-tick fires nothing.
+    """
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    cron: Mapped[str | None] = mapped_column(String(120))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    pipeline: Mapped[dict[str, Any]] = mapped_column(
+        default=dict
+    )  # the POST /api/pipelines body
+    paused: Mapped[bool] = mapped_column(default=False)
+    next_fire_at: Mapped[datetime | None] = mapped_column(
+        index=True
+    )  # None while paused
+    last_fired_at: Mapped[datetime | None] = mapped_column()
+    last_outcome: Mapped[str | None] = mapped_column(String(16))  # created | failed
+    last_task_id: Mapped[int | None] = mapped_column(BigId)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ScheduleFiring(Base):
+    """One firing of a schedule: the tick it was for, the task it made or why it made none."""
+
+    __tablename__ = "schedule_firings"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "tick_at", name="uq_schedule_firings_tick"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("schedules.id", ondelete="CASCADE"), index=True
+    )
+    tick_at: Mapped[datetime] = (
+        mapped_column()
+    )  # the due time it fired for (now, for run-now)
+    manual: Mapped[bool] = mapped_column(default=False)  # run now
+    task_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("processing_tasks.id", ondelete="SET NULL")
+    )
+    outcome: Mapped[str] = mapped_column(String(16))  # created | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    fired_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --- auth -------------------------------------------------------------------------------------------

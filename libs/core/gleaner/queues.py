@@ -1,7 +1,9 @@
 """The three stage queues: names, the job each runs (by dotted path), timeouts and retry policy.
 
-The API enqueues by dotted path, so it never imports worker code. Each stage has a high-priority lane
-that its workers drain first. Retry delays and attempt limits are data here, read from Settings.
+The API enqueues by dotted path, so it never imports worker code. Each stage has three lanes, one RQ
+queue each: `<stage>-high`, `<stage>` (normal) and `<stage>-low`, drained in that order, with a
+starvation guard for the low lane (LaneOrder). Retry delays and attempt limits are data here, read from
+Settings (gleaner.retries).
 """
 
 from __future__ import annotations
@@ -10,14 +12,19 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from redis import Redis
 from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
+from gleaner.retries import RetryStrategy
 from gleaner.settings import Settings, Stage
+
+Priority = Literal["high", "normal", "low"]
+PRIORITIES: tuple[Priority, ...] = ("high", "normal", "low")
+"""The lanes of every stage, in the order workers drain them."""
 
 PIPELINE_STAGES: tuple[Stage, ...] = ("parsing", "ai", "notion")
 
@@ -36,26 +43,71 @@ CANCEL_FLAG_TTL = 7 * 24 * 3600
 @dataclass(frozen=True)
 class QueueSpec:
     stage: Stage
-    name: str  # RQ queue name, Redis list rq:queue:<name>
-    high_name: str  # the high-priority lane, drained first
+    name: str  # the normal lane's RQ queue name (Redis list rq:queue:<name>), and the stage's label
     job_path: (
         str  # dotted path of the job function, imported only by the stage's worker
     )
 
+    def lane(self, priority: Priority) -> str:
+        """The RQ queue of one lane: `<name>-high`, `<name>`, `<name>-low`."""
+        return self.name if priority == "normal" else f"{self.name}-{priority}"
+
+    @property
+    def lanes(self) -> tuple[str, ...]:
+        """Every lane's queue name, in drain order (high first)."""
+        return tuple(self.lane(priority) for priority in PRIORITIES)
+
+    @property
+    def high_name(self) -> str:
+        return self.lane("high")
+
+    @property
+    def low_name(self) -> str:
+        return self.lane("low")
+
 
 QUEUES: dict[Stage, QueueSpec] = {
-    "parsing": QueueSpec(
-        "parsing", "parsing", "parsing-high", "gleaner_parsing.jobs.parse_item"
-    ),
-    "ai": QueueSpec("ai", "ai", "ai-high", "gleaner_ai.jobs.process_item"),
-    "notion": QueueSpec(
-        "notion", "notion", "notion-high", "gleaner_notion.jobs.import_item"
-    ),
+    "parsing": QueueSpec("parsing", "parsing", "gleaner_parsing.jobs.parse_item"),
+    "ai": QueueSpec("ai", "ai", "gleaner_ai.jobs.process_item"),
+    "notion": QueueSpec("notion", "notion", "gleaner_notion.jobs.import_item"),
 }
 
 ALL_QUEUE_NAMES: tuple[str, ...] = tuple(
-    name for spec in QUEUES.values() for name in (spec.high_name, spec.name)
+    name for spec in QUEUES.values() for name in spec.lanes
 )
+
+
+def task_priority(config: dict[str, Any]) -> Priority:
+    """A task's lane, from its config (tasks made before three lanes stored `high_priority`)."""
+    given = config.get("priority")
+    if given in PRIORITIES:
+        return given  # type: ignore[no-any-return]
+    return "high" if config.get("high_priority") else "normal"
+
+
+class LaneOrder:
+    """The order one worker looks at a stage's lanes: high, normal, low — with a starvation guard.
+
+    Strict priority would leave the low lane waiting for as long as higher lanes have work. So after
+    `every - 1` jobs in a row from the higher lanes, the low lane is looked at first once: while it has
+    work, at least one job in `every` is a low one (WORKER_LOW_LANE_EVERY). An empty low lane costs
+    nothing (the next lane answers the same pop), and the count starts again after each low job.
+    """
+
+    def __init__(self, lanes: Sequence[Any], every: int) -> None:
+        self.lanes = list(
+            lanes
+        )  # RQ queues (anything with .name) in drain order, low last
+        self.every = every
+        self.since_low = 0
+
+    def after_dequeue(self, lane_name: str) -> list[Any]:
+        """The order for the next dequeue, after one job came from `lane_name`."""
+        low = self.lanes[-1]
+        self.since_low = 0 if lane_name == low.name else self.since_low + 1
+        if self.since_low >= self.every - 1:
+            return [low, *self.lanes[:-1]]
+        return list(self.lanes)
 
 
 def as_stage(name: str) -> Stage:
@@ -74,10 +126,8 @@ def next_stage(stages: Sequence[str], stage: str) -> Stage | None:
 def retry_delay(
     settings: Settings, stage: Stage, attempts_done: int, retry_after: float | None
 ) -> float:
-    """Seconds to wait before the next attempt: the queue's delay for it, or longer if told to wait."""
-    delays = settings.retry_delays(stage) or [0]
-    delay = float(delays[min(attempts_done, len(delays) - 1)])
-    return max(delay, retry_after or 0.0)
+    """Seconds to wait before the next attempt: the stage's strategy, or longer if told to wait."""
+    return RetryStrategy.of(settings, stage).delay(attempts_done, retry_after)
 
 
 def new_job_id(stage: str, item_id: int) -> str:
@@ -89,9 +139,8 @@ def rq_queue(redis: Redis, name: str, *, is_async: bool = True) -> Queue:
 
 
 def worker_queues(redis: Redis, stage: Stage) -> list[Queue]:
-    """What a stage's worker listens to, in the order it drains them: high lane first."""
-    spec = QUEUES[stage]
-    return [rq_queue(redis, spec.high_name), rq_queue(redis, spec.name)]
+    """What a stage's worker listens to, in the order it drains them: high lane first, low last."""
+    return [rq_queue(redis, name) for name in QUEUES[stage].lanes]
 
 
 @dataclass(frozen=True)
@@ -102,7 +151,7 @@ class ItemJob:
     task_id: int
     stage: Stage
     job_id: str
-    high_priority: bool = False
+    priority: Priority = "normal"
     delay: float = 0.0
     job_path: str | None = (
         None  # None: the stage's job; tests pass their own importable job
@@ -162,8 +211,7 @@ def enqueue_item_jobs(
 
 
 def _queue_name(job: ItemJob) -> str:
-    spec = QUEUES[job.stage]
-    return spec.high_name if job.high_priority else spec.name
+    return QUEUES[job.stage].lane(job.priority)
 
 
 def _job_options(

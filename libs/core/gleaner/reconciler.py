@@ -13,7 +13,8 @@ RECONCILE_INTERVAL_SECONDS it compares SQL with Redis:
 - an item SQL says is *queued* (for longer than DEFAULT_QUEUED_GRACE_SECONDS) whose job Redis does not
   hold — not in its queue, not in the scheduled registry, not held by a live worker — because Redis
   restarted or was flushed, or the enqueue after the commit never happened. It gets a new job; no
-  attempt was spent.
+  attempt was spent. A delayed retry's `queued_at` is the time it is due, so one that Redis lost is
+  re-issued only once due, never early.
 
 Every change is the same guarded UPDATE the workers use, keyed on (id, status, job_id): when a worker
 and the reconciler race, exactly one of them moves the item.
@@ -41,7 +42,7 @@ from rq.scheduler import RQScheduler
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from gleaner import items
+from gleaner import dependencies, items
 from gleaner.db import session_scope
 from gleaner.models import ItemStatus, TaskItem, utcnow
 from gleaner.queues import (
@@ -83,9 +84,12 @@ class Outcome:
     reissued: list[int] = field(
         default_factory=list
     )  # queued items Redis had lost: attempt not spent
+    released: list[int] = field(
+        default_factory=list
+    )  # items of waiting tasks whose parents ended (gleaner.dependencies)
 
     def __bool__(self) -> bool:
-        return bool(self.retried or self.failed or self.reissued)
+        return bool(self.retried or self.failed or self.reissued or self.released)
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,7 @@ class Reconciler:
     # --- one pass ------------------------------------------------------------------------------------
     def reconcile(self) -> Outcome:
         outcome = Outcome()
+        self.release_waiting(outcome)
         self.recover_running(outcome)
         self.recover_queued(outcome)
         if outcome:
@@ -191,8 +196,16 @@ class Reconciler:
                 retried=outcome.retried,
                 failed=outcome.failed,
                 reissued=outcome.reissued,
+                released=outcome.released,
             )
         return outcome
+
+    def release_waiting(self, outcome: Outcome) -> None:
+        """Start the waiting tasks whose parents have ended (or cancel them, per their condition)."""
+        with session_scope(self.runtime.sessions) as session:
+            jobs = dependencies.release_ready(session)
+        outcome.released += [job.item_id for job in jobs]
+        self.enqueue(jobs)
 
     def recover_running(self, outcome: Outcome) -> None:
         with session_scope(self.runtime.sessions) as session:
@@ -378,7 +391,7 @@ class Reconciler:
                 job.task_id,
                 job.stage,
                 job.job_id,
-                job.high_priority,
+                job.priority,
                 job.delay,
                 func_name,
             )

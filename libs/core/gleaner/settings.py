@@ -71,6 +71,24 @@ class Settings(BaseSettings):
     PARSING_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=20)
     AI_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=20)
     NOTION_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=20)
+    # Backoff per stage (gleaner.retries): "fixed" uses *_RETRY_DELAYS (today's behaviour); "exponential"
+    # waits BASE × 2^(attempt-1), capped at MAX, minus up to JITTER of it at random. *_RETRY_ON lists the
+    # error codes that are retried (empty: every retryable error, as today).
+    PARSING_RETRY_BACKOFF: Literal["fixed", "exponential"] = "fixed"
+    AI_RETRY_BACKOFF: Literal["fixed", "exponential"] = "fixed"
+    NOTION_RETRY_BACKOFF: Literal["fixed", "exponential"] = "fixed"
+    PARSING_RETRY_BASE_SECONDS: float = Field(default=30.0, ge=0)
+    AI_RETRY_BASE_SECONDS: float = Field(default=30.0, ge=0)
+    NOTION_RETRY_BASE_SECONDS: float = Field(default=30.0, ge=0)
+    PARSING_RETRY_MAX_SECONDS: float = Field(default=3600.0, ge=0)
+    AI_RETRY_MAX_SECONDS: float = Field(default=3600.0, ge=0)
+    NOTION_RETRY_MAX_SECONDS: float = Field(default=3600.0, ge=0)
+    PARSING_RETRY_JITTER: float = Field(default=0.5, ge=0, le=1)
+    AI_RETRY_JITTER: float = Field(default=0.5, ge=0, le=1)
+    NOTION_RETRY_JITTER: float = Field(default=0.5, ge=0, le=1)
+    PARSING_RETRY_ON: Annotated[list[str], NoDecode] = []
+    AI_RETRY_ON: Annotated[list[str], NoDecode] = []
+    NOTION_RETRY_ON: Annotated[list[str], NoDecode] = []
 
     # --- API -----------------------------------------------------------------------------------------
     AUTH_ENABLED: bool = True
@@ -83,6 +101,8 @@ class Settings(BaseSettings):
     # How long a request waits for a free database connection before answering 503 with Retry-After
     # (short: a client retries sooner than a request thread should sit blocked on the pool).
     API_POOL_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0)
+    # The shortest interval (or cron gap) a schedule may ask for: a schedule is not a load generator.
+    SCHEDULE_MIN_INTERVAL_SECONDS: int = Field(default=60, ge=1)
 
     # --- retention (the CronJob runs `python -m gleaner_api retention`) ----------------------------------
     RETENTION_COMPLETED_DAYS: int = Field(default=7, ge=1)
@@ -99,6 +119,9 @@ class Settings(BaseSettings):
     # (bench/worker/RESULTS.md: 4 threads run no-op jobs ~4× as fast as RQ's forking Worker and 50 ms IO
     # jobs ~4×; IO-bound stages such as parsing gain more from 8–16, the CPU-bound offline AI none).
     WORKER_CONCURRENCY: int = Field(default=4, ge=1, le=64)
+    # Starvation guard of the low lane (queues.LaneOrder): while higher lanes keep a worker busy, at
+    # least one job in this many is taken from the low lane.
+    WORKER_LOW_LANE_EVERY: int = Field(default=10, ge=2, le=1000)
     # After SIGTERM the running jobs may finish for this long; then they stop at their next checkpoint
     # and go back to the queue without spending an attempt. Keep it ~10 s under the pod's
     # terminationGracePeriodSeconds so the requeue lands before the SIGKILL.
@@ -154,6 +177,9 @@ class Settings(BaseSettings):
         "PARSING_RETRY_DELAYS",
         "AI_RETRY_DELAYS",
         "NOTION_RETRY_DELAYS",
+        "PARSING_RETRY_ON",
+        "AI_RETRY_ON",
+        "NOTION_RETRY_ON",
         "FETCH_ALLOWED_PORTS",
         "FETCH_ALLOW_NETWORKS",
         mode="before",

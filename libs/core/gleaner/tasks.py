@@ -24,7 +24,14 @@ from gleaner.models import (
     TaskType,
     utcnow,
 )
-from gleaner.queues import QUEUES, ItemJob, as_stage, new_job_id
+from gleaner.queues import (
+    QUEUES,
+    ItemJob,
+    Priority,
+    as_stage,
+    new_job_id,
+    task_priority,
+)
 from gleaner.settings import Stage
 
 _COUNT_COLUMN = {
@@ -54,7 +61,7 @@ def create_task(
     inputs: Sequence[ItemInput],
     config: dict[str, Any] | None = None,
     max_retries: int = 3,
-    high_priority: bool = False,
+    priority: Priority = "normal",
 ) -> tuple[ProcessingTask, list[ItemJob]]:
     """A task with one queued item per input; returns the jobs to enqueue once the caller commits."""
     first: Stage = stages[0]
@@ -64,7 +71,7 @@ def create_task(
         type=task_type,
         status=TaskStatus.QUEUED if inputs else TaskStatus.COMPLETED,
         stages=list(stages),
-        config={**(config or {}), "high_priority": high_priority},
+        config={**(config or {}), "priority": priority},
         total_items=len(inputs),
         queue_name=QUEUES[first].name,
         max_retries=max_retries,
@@ -91,7 +98,7 @@ def create_task(
     jobs = []
     for item in items:
         item.job_id = new_job_id(first, item.id)
-        jobs.append(ItemJob(item.id, task.id, first, item.job_id, high_priority))
+        jobs.append(ItemJob(item.id, task.id, first, item.job_id, priority))
     if len(items) == 1:
         task.job_id = items[0].job_id
     session.flush()
@@ -198,7 +205,7 @@ def retry_failed(session: Session, task: ProcessingTask) -> list[ItemJob]:
     )
     now = utcnow()
     jobs: list[ItemJob] = []
-    high = bool(task.config.get("high_priority"))
+    priority = task_priority(task.config)
     for item in failed:
         job_id = new_job_id(item.stage, item.id)
         changed = rowcount(
@@ -216,7 +223,9 @@ def retry_failed(session: Session, task: ProcessingTask) -> list[ItemJob]:
             )
         )
         if changed:
-            jobs.append(ItemJob(item.id, task.id, as_stage(item.stage), job_id, high))
+            jobs.append(
+                ItemJob(item.id, task.id, as_stage(item.stage), job_id, priority)
+            )
     if jobs:
         session.execute(
             update(ProcessingTask)

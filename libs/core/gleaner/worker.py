@@ -1,7 +1,7 @@
 """The worker process every stage runs: `python -m gleaner_<stage> [--burst]`.
 
 One process runs WORKER_CONCURRENCY threads, each its own non-forking RQ worker on the stage's queues
-(high lane first). Forking a process per job, as RQ's default Worker does, costs more than a short job;
+(high, normal, low lane, with the low lane's starvation guard: queues.LaneOrder). Forking a process per job, as RQ's default Worker does, costs more than a short job;
 threads share one interpreter, one SQL pool and one Redis pool, and IO-bound stages overlap their waits
 (bench/worker/RESULTS.md has the figures). Each thread is a registered RQ worker with its own name,
 heartbeat and current job, so `rq info`, rq-dashboard and the reconciler see exactly what runs where.
@@ -45,7 +45,7 @@ from gleaner import execution
 from gleaner.db import migrate
 from gleaner.logs import configure_logging
 from gleaner.podcost import PodDeletionCost
-from gleaner.queues import worker_queues
+from gleaner.queues import LaneOrder, worker_queues
 from gleaner.runtime import Runtime, set_current
 from gleaner.settings import Settings, Stage, load_settings
 
@@ -79,6 +79,7 @@ class ThreadWorker(SimpleWorker):
         name: str,
         liveness_ttl: int,
         runs_maintenance: bool,
+        low_lane_every: int = 10,
     ) -> None:
         super().__init__(
             queues, name=name, connection=connection, worker_ttl=liveness_ttl
@@ -88,6 +89,11 @@ class ThreadWorker(SimpleWorker):
         self.current_job_id: str | None = None
         self.stopping = threading.Event()
         self.retired = False
+        self.lane_order = LaneOrder(queues, low_lane_every)
+
+    def reorder_queues(self, reference_queue: Queue) -> None:
+        """After each dequeue: high, normal, low — or the low lane first when its turn has come."""
+        self._ordered_queues = self.lane_order.after_dequeue(reference_queue.name)
 
     def register_death(self) -> None:
         self.retired = (
@@ -217,6 +223,7 @@ class WorkerPool:
             name=f"{self.base_name}{suffix}.{uuid.uuid4().hex[:4]}",
             liveness_ttl=self.heartbeat_seconds * HEARTBEATS_PER_TTL,
             runs_maintenance=index == 0,
+            low_lane_every=self.settings.WORKER_LOW_LANE_EVERY,
         )
 
     def start_slot(self, index: int) -> tuple[ThreadWorker, threading.Thread]:

@@ -1,4 +1,4 @@
-"""`python -m gleaner_api [serve|migrate|reconcile|retention|standalone|keys create|models create]`.
+"""`python -m gleaner_api [serve|migrate|reconcile|schedule|retention|standalone|keys create|models create]`.
 
 The API server and the admin commands that need only the core: the API image runs them all
 (migrations as a Helm hook, retention as a CronJob, the reconciler as its own Deployment).
@@ -43,6 +43,22 @@ def run_migrations(settings: Settings, _args: argparse.Namespace) -> int:
 
 def reconcile(settings: Settings, _args: argparse.Namespace) -> int:
     from gleaner.reconciler import run
+    from gleaner_api.scheduler import Scheduler
+
+    # Every reconciler replica also fires schedules: the SQL claim, not the leader lease, decides.
+    runtime = Runtime.start(settings)
+    scheduler = Scheduler(runtime)
+    thread = scheduler.start_thread()
+    try:
+        return run(settings)
+    finally:
+        scheduler.stop.set()
+        thread.join(timeout=10)
+        runtime.close()
+
+
+def schedule(settings: Settings, _args: argparse.Namespace) -> int:
+    from gleaner_api.scheduler import run
 
     return run(settings)
 
@@ -61,7 +77,13 @@ def retention(settings: Settings, _args: argparse.Namespace) -> int:
 def standalone(_settings: Settings, args: argparse.Namespace) -> int:
     from gleaner_api.standalone import run
 
-    return run(port=args.port, redis_port=args.redis_port)
+    return run(
+        port=args.port,
+        redis_port=args.redis_port,
+        metrics_port=args.metrics_port,
+        samples_port=args.samples_port,
+        verbose=args.verbose,
+    )
 
 
 def create_key(settings: Settings, args: argparse.Namespace) -> int:
@@ -117,6 +139,10 @@ def parser() -> argparse.ArgumentParser:
         help="re-enqueue work Redis lost or a dead worker left (its own Deployment)",
     ).set_defaults(handler=reconcile)
     commands.add_parser(
+        "schedule",
+        help="fire due schedules only (the reconciler runs the same loop in a thread)",
+    ).set_defaults(handler=schedule)
+    commands.add_parser(
         "retention", help="delete finished tasks past their retention (a CronJob)"
     ).set_defaults(handler=retention)
     local = commands.add_parser(
@@ -125,6 +151,22 @@ def parser() -> argparse.ArgumentParser:
     local.add_argument("--port", type=int, default=8000)
     local.add_argument(
         "--redis-port", type=int, default=6380, help="for the Redis it starts"
+    )
+    local.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="the first of five metrics ports, one per child (default: GLEANER_WORKER_METRICS_PORT; 0: off)",
+    )
+    local.add_argument(
+        "--samples-port", type=int, default=8001, help="for the sample articles"
+    )
+    local.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="the services' INFO logs (-vv: DEBUG); quiet (warnings) by default",
     )
     local.set_defaults(handler=standalone)
     keys = commands.add_parser("keys", help="API keys").add_subparsers(required=True)

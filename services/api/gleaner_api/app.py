@@ -11,6 +11,7 @@ from gleaner.apikeys import ensure_api_key
 from gleaner.db import session_scope
 from gleaner.metrics import exposition, make_registry
 from gleaner.runtime import Runtime, set_current
+from gleaner.schedules import ScheduleCollector
 from gleaner.settings import Settings, load_settings
 from gleaner_api.auth import AuthenticationMiddleware
 from gleaner_api.handlers import install_handlers
@@ -20,6 +21,7 @@ from gleaner_api.routers import (
     links,
     monitoring,
     pipelines,
+    schedules,
     stages,
     tasks,
     web,
@@ -33,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = Runtime.start(config, pool_timeout=config.API_POOL_TIMEOUT_SECONDS)
         app.state.runtime = runtime
         app.state.metrics = make_registry(runtime.redis, runtime.settings)
+        app.state.metrics.register(ScheduleCollector(runtime.sessions))
         set_current(runtime)  # eager mode runs jobs in this process
         key = runtime.settings.BOOTSTRAP_API_KEY
         if key is not None:
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(links.router)  # /api/links
     app.include_router(pipelines.router)  # /api/pipelines
     app.include_router(tasks.router)  # /api/tasks
+    app.include_router(schedules.router)  # /api/schedules
     app.include_router(stages.parsing)  # /api/parsing/async
     app.include_router(stages.ai)  # /api/ai/async
     app.include_router(stages.notion)  # /api/notion/async

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from gleaner.queues import PIPELINE_STAGES
+from gleaner.queues import PIPELINE_STAGES, Priority
 from gleaner.settings import Stage
 
 T = TypeVar("T")
@@ -22,6 +22,14 @@ class Strict(BaseModel):
     """Request bodies reject unknown fields, so a typo is an error rather than silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+PriorityField = Annotated[
+    Priority,
+    Field(
+        description="the lane of the stage queues: high runs first, low last (and never starves)"
+    ),
+]
 
 
 class Page(BaseModel, Generic[T]):
@@ -131,45 +139,57 @@ class NotionTarget(Strict):
     )
 
 
-class PipelineCreate(Strict):
+class TaskOptions(Strict):
+    """What every task-creating request may add: its lane and the tasks it waits for."""
+
+    priority: PriorityField = "normal"
+    after: list[Id] = Field(
+        default=[],
+        max_length=100,
+        description="ids of your tasks this one waits for; it stays `waiting` until they end, "
+        "then starts by itself (unknown or another owner's ids: 422)",
+        examples=[[41, 42]],
+    )
+    condition: Literal["completed", "finished"] = Field(
+        default="completed",
+        description="`completed`: start when every task in `after` completed, else cancel with "
+        "the reason; `finished`: start when they end, whatever the outcome",
+    )
+
+
+class PipelineCreate(TaskOptions):
     urls: list[str] | None = None
     link_ids: list[Id] | None = None
     stages: list[Stage] = Field(default_factory=lambda: list(PIPELINE_STAGES))
     processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
     model_id: Id | None = None
     notion: NotionTarget = Field(default_factory=NotionTarget)
-    priority: Literal["normal", "high"] = "normal"
 
 
-class ParsingBatch(Strict):
+class ParsingBatch(TaskOptions):
     link_ids: list[Id]
-    priority: Literal["normal", "high"] = "normal"
 
 
-class AIBatch(Strict):
+class AIBatch(TaskOptions):
     parsed_content_ids: list[Id]
     model_id: Id | None = None
     processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
-    priority: Literal["normal", "high"] = "normal"
 
 
-class AISingle(Strict):
+class AISingle(TaskOptions):
     model_id: Id | None = None
     processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
-    priority: Literal["normal", "high"] = "normal"
 
 
-class NotionBatch(Strict):
+class NotionBatch(TaskOptions):
     ai_content_ids: list[Id]
     database_id: NotionId | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
-    priority: Literal["normal", "high"] = "normal"
 
 
-class NotionSingle(Strict):
+class NotionSingle(TaskOptions):
     database_id: NotionId | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
-    priority: Literal["normal", "high"] = "normal"
 
 
 class TaskQueued(BaseModel):
@@ -190,6 +210,13 @@ class ItemRead(BaseModel):
     stage: str
     status: str
     attempts: int
+    max_attempts: int | None = Field(
+        default=None, description="attempts the item's current stage allows"
+    )
+    retry_at: datetime | None = Field(
+        default=None,
+        description="while a delayed retry waits: when it is due (error_code/error_message: the last attempt's error)",
+    )
     job_id: str | None
     error_code: str | None
     error_message: str | None
@@ -232,6 +259,10 @@ class TaskRead(BaseModel):
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
+    after: list[int] = Field(
+        default=[], description="the tasks it waits (or waited) for"
+    )
+    condition: str | None = Field(default=None, description="completed or finished")
     items: list[ItemRead] | None = None
 
 
@@ -246,6 +277,13 @@ class TaskCancelled(BaseModel):
     status: str
     cancelled_items: int
     message: str
+    cancelled_dependants: list[int] = Field(
+        default=[], description="waiting tasks cancelled with it (dependants=cancel)"
+    )
+    released_dependants: list[int] = Field(
+        default=[],
+        description="waiting tasks that no longer wait for it (dependants=release)",
+    )
 
 
 class TaskRetried(BaseModel):
@@ -294,3 +332,69 @@ class AIModelRead(BaseModel):
     config: dict[str, Any]
     is_default: bool
     created_at: datetime
+
+
+# --- schedules --------------------------------------------------------------------------------------
+
+
+class ScheduleCreate(Strict):
+    name: str = Field(min_length=1, max_length=100, examples=["morning news"])
+    cron: str | None = Field(
+        default=None,
+        max_length=120,
+        description="five-field cron expression, read in `timezone`; or give interval_seconds",
+        examples=["0 7 * * 1-5"],
+    )
+    timezone: str = Field(
+        default="UTC",
+        max_length=64,
+        description="IANA time zone of `cron`",
+        examples=["Europe/Paris"],
+    )
+    interval_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="fire every this many seconds instead of on a cron expression",
+    )
+    pipeline: PipelineCreate = Field(
+        description="the POST /api/pipelines body each firing submits (without `after`)",
+        examples=[{"urls": ["https://example.org/news"], "stages": ["parsing", "ai"]}],
+    )
+
+
+class ScheduleFiringRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    tick_at: datetime = Field(
+        description="the due time it fired for (the request's time for run-now)"
+    )
+    manual: bool
+    outcome: str = Field(description="created (see task_id) or failed (see error)")
+    task_id: int | None
+    error: str | None
+    fired_at: datetime
+
+
+class ScheduleRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    cron: str | None
+    timezone: str
+    interval_seconds: int | None
+    pipeline: dict[str, Any]
+    paused: bool
+    next_fire_at: datetime | None = Field(
+        description="the next firing (None while paused)"
+    )
+    last_fired_at: datetime | None
+    last_outcome: str | None = Field(description="created or failed")
+    last_task_id: int | None
+    last_error: str | None
+    created_at: datetime
+    firings: list[ScheduleFiringRead] | None = Field(
+        default=None,
+        description="the latest firings, newest first (on GET of one schedule)",
+    )

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gleaner.aimodels import default_model, usable_model
+from gleaner.dependencies import Condition, check_parents, hold, release_ready
 from gleaner.errors import InvalidRequest, NotFound
 from gleaner.models import (
     AIProcessedContent,
@@ -25,7 +26,7 @@ from gleaner.models import (
     TaskType,
 )
 from gleaner.notion_schema import cached_schema, check_properties
-from gleaner.queues import enqueue_item_jobs
+from gleaner.queues import Priority, enqueue_item_jobs
 from gleaner.runtime import Runtime
 from gleaner.settings import Stage
 from gleaner.tasks import ItemInput, create_task
@@ -53,10 +54,17 @@ def submit(
     stages: Sequence[Stage],
     inputs: Sequence[ItemInput],
     config: dict[str, Any],
-    high_priority: bool,
+    priority: Priority,
+    after: Sequence[int] = (),
+    condition: Condition = "completed",
 ) -> tuple[ProcessingTask, bool]:
-    """Create, commit and enqueue a task; returns it and whether its jobs reached the queue now."""
+    """Create, commit and enqueue a task; returns it and whether its jobs reached the queue now.
+
+    A task with `after` is created waiting (gleaner.dependencies); it starts at once only when every
+    task it names has ended already.
+    """
     runtime.redis.ping()  # refuse (503) before writing anything when the queue is down
+    parents = check_parents(session, owner, after) if after else []
     task, jobs = create_task(
         session,
         owner=owner,
@@ -65,8 +73,11 @@ def submit(
         inputs=inputs,
         config=config,
         max_retries=runtime.settings.max_attempts(stages[0]),
-        high_priority=high_priority,
+        priority=priority,
     )
+    if parents:
+        hold(session, task, parents, condition)
+        jobs = release_ready(session, [task.id])
     session.commit()
     try:
         enqueue_item_jobs(runtime.redis, runtime.settings, jobs)

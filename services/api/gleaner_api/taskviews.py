@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from redis import Redis
 from rq import Worker
 from sqlalchemy import func, select
@@ -16,8 +18,10 @@ from gleaner.models import (
     ParsedContent,
     ProcessingTask,
     TaskItem,
+    utcnow,
 )
-from gleaner.queues import QUEUES
+from gleaner.queues import PRIORITIES, QUEUES, task_priority
+from gleaner.settings import Settings
 
 ParsedLink = aliased(Link)
 """The link behind an item that entered at the AI or Notion stage (through its parsed content)."""
@@ -36,26 +40,27 @@ def get_owned_task(session: Session, owner: str, task_id: int) -> ProcessingTask
 def queue_positions(
     redis: Redis, task: ProcessingTask, items: list[TaskItem]
 ) -> dict[int, int | None]:
-    """Jobs ahead of each queued item in its stage's queues (the high lane runs first)."""
+    """Jobs ahead of each queued item: its place in its lane plus every job in the lanes drained first."""
     queued = [
         item for item in items if item.status == ItemStatus.QUEUED and item.job_id
     ][:MAX_POSITIONS]
     if not queued:
         return {}
-    high = bool(task.config.get("high_priority"))
+    priority = task_priority(task.config)
+    ahead = PRIORITIES[: PRIORITIES.index(priority)]
     with redis.pipeline(transaction=False) as pipe:
         for item in queued:
             spec = QUEUES[item.stage]  # type: ignore[index]
-            pipe.lpos(f"rq:queue:{spec.high_name if high else spec.name}", item.job_id)  # type: ignore[arg-type]
-            pipe.llen(f"rq:queue:{spec.high_name}")
-        answers = pipe.execute()
+            pipe.lpos(f"rq:queue:{spec.lane(priority)}", item.job_id)  # type: ignore[arg-type]
+            for lane in ahead:
+                pipe.llen(f"rq:queue:{spec.lane(lane)}")
+        answers = iter(pipe.execute())
     positions: dict[int, int | None] = {}
-    for index, item in enumerate(queued):
-        place, high_length = answers[2 * index], answers[2 * index + 1]
+    for item in queued:
+        place = next(answers)
+        before = sum(int(next(answers)) for _ in ahead)
         # None: not waiting in a list (a retry scheduled for later, or lost and about to be re-enqueued)
-        positions[item.id] = (
-            None if place is None else int(place) + (0 if high else int(high_length))
-        )
+        positions[item.id] = None if place is None else int(place) + before
     return positions
 
 
@@ -92,7 +97,11 @@ def eta_seconds(
 
 
 def render_task(
-    session: Session, redis: Redis, task: ProcessingTask, include_items: bool
+    session: Session,
+    redis: Redis,
+    task: ProcessingTask,
+    include_items: bool,
+    settings: Settings | None = None,
 ) -> dict[str, object]:
     stages = progress.stage_progress(session, task)
     body: dict[str, object] = {
@@ -117,17 +126,31 @@ def render_task(
         "created_at": task.created_at,
         "started_at": task.started_at,
         "completed_at": task.completed_at,
+        "after": task.config.get("after", []),
+        "condition": task.config.get("condition"),
         "items": None,
     }
     if include_items:
-        body["items"] = render_items(session, redis, task)
+        body["items"] = render_items(session, redis, task, settings)
     return body
 
 
+def retry_at(item: TaskItem) -> datetime | None:
+    """When a queued item's next attempt is due, while that is still ahead (a delayed retry)."""
+    due = item.queued_at
+    if item.status != ItemStatus.QUEUED or not item.attempts or due is None:
+        return None
+    return due if due > utcnow() else None
+
+
 def render_items(
-    session: Session, redis: Redis, task: ProcessingTask
+    session: Session,
+    redis: Redis,
+    task: ProcessingTask,
+    settings: Settings | None = None,
 ) -> list[dict[str, object]]:
-    """Each item with its link's URL, its Notion page and, while it waits, its place in the queue."""
+    """Each item with its link's URL, its Notion page and, while it waits, its place in the queue
+    or the time of its next attempt (with the last attempt's error in error_code/error_message)."""
     rows = session.execute(
         select(
             TaskItem,
@@ -151,6 +174,10 @@ def render_items(
             "stage": item.stage,
             "status": item.status,
             "attempts": item.attempts,
+            "max_attempts": settings.max_attempts(item.stage)  # type: ignore[arg-type]
+            if settings is not None
+            else None,
+            "retry_at": retry_at(item),
             "job_id": item.job_id,
             "error_code": item.error_code,
             "error_message": item.error_message,

@@ -32,6 +32,10 @@ HostGate = Callable[[str], AbstractContextManager[object]]
 """host -> a context manager holding a per-host slot while one request runs (gleaner_parsing.hostlimit)."""
 
 ALLOWED_SCHEMES = ("http", "https")
+
+NO_SUCH_HOST = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+"""getaddrinfo's answers for a name that does not exist (NXDOMAIN) or has no address; a temporary
+resolver failure (EAI_AGAIN: offline, a timeout) stays retryable."""
 ALLOWED_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8"
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -144,6 +148,12 @@ class Fetcher:
             code = "blocked_port" if exc.port_rule else "blocked_address"
             raise PermanentError(f"{url.host}: {exc.reason}", code=code) from exc
         except socket.gaierror as exc:
+            if (
+                exc.errno in NO_SUCH_HOST
+            ):  # the name does not exist: asking again will not help
+                raise PermanentError(
+                    f"no such host {url.host}: {exc}", code="dns_not_found"
+                ) from exc
             raise RetryableError(
                 f"cannot resolve {url.host}: {exc}", code="dns_error"
             ) from exc

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from gleaner_api.cli.client import ApiClient, ApiError
 from gleaner_api.cli.config import ConfigError, load_config
+from gleaner_api.cli.schedules import schedules_app
 from gleaner_api.cli.views import (
     items_table,
     queues_table,
@@ -46,6 +47,7 @@ keys_app = typer.Typer(
     help="API keys (written straight to the database: run where GLEANER_DATABASE_URL points)."
 )
 app.add_typer(keys_app, name="keys")
+app.add_typer(schedules_app, name="schedules")
 
 console = Console(highlight=False)
 
@@ -142,7 +144,19 @@ def submit(
     database_id: Annotated[
         str | None, typer.Option(help="the Notion database (default: the server's)")
     ] = None,
-    priority: Annotated[str, typer.Option(help="normal or high")] = "normal",
+    priority: Annotated[
+        str, typer.Option(help="high, normal or low: the lane of the stage queues")
+    ] = "normal",
+    after: Annotated[
+        list[int] | None,
+        typer.Option(
+            help="a task to wait for (repeat for several): start when it ends"
+        ),
+    ] = None,
+    condition: Annotated[
+        str,
+        typer.Option(help="completed (every --after task completed) or finished"),
+    ] = "completed",
     wait: Annotated[
         bool,
         typer.Option(
@@ -161,6 +175,8 @@ def submit(
         "stages": _stages(stages),
         "priority": priority,
     }
+    if after:
+        body |= {"after": after, "condition": condition}
     if database_id:
         body["notion"] = {"database_id": database_id}
     with _client(ctx) as client:
@@ -220,11 +236,28 @@ def retry(
 
 
 @app.command()
-def cancel(ctx: typer.Context, task_id: TaskArg) -> None:
+def cancel(
+    ctx: typer.Context,
+    task_id: TaskArg,
+    dependants: Annotated[
+        str,
+        typer.Option(help="tasks waiting for it: cancel them too, or release them"),
+    ] = "cancel",
+) -> None:
     """Cancel a task: queued items leave the queue, running ones stop at their next checkpoint."""
     with _client(ctx) as client:
-        answer = client.delete(f"/api/parsing/async/cancel/{task_id}")
+        answer = client.delete(
+            f"/api/parsing/async/cancel/{task_id}", dependants=dependants
+        )
         console.print(f"task {task_id}: {answer['message']} (now {answer['status']})")
+        for key, verb in (
+            ("cancelled_dependants", "cancelled"),
+            ("released_dependants", "released"),
+        ):
+            if answer.get(key):
+                console.print(
+                    f"waiting tasks {verb}: {', '.join(map(str, answer[key]))}"
+                )
 
 
 @app.command()
@@ -233,7 +266,7 @@ def tasks(
     status: Annotated[
         str | None,
         typer.Option(
-            help="queued, running, completed, failed, partially_failed, cancelled"
+            help="waiting, queued, running, completed, failed, partially_failed, cancelled"
         ),
     ] = None,
     type: Annotated[

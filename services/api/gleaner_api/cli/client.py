@@ -82,6 +82,8 @@ class ApiClient:
             raise self._unreachable(exc) from exc
         if response.is_error:
             raise _error_of(response)
+        if response.status_code == 204:
+            return None
         try:
             return response.json()
         except ValueError as exc:
@@ -98,8 +100,8 @@ class ApiClient:
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         return self.request("POST", path, json=body)
 
-    def delete(self, path: str) -> Any:
-        return self.request("DELETE", path)
+    def delete(self, path: str, **params: Any) -> Any:
+        return self.request("DELETE", path, params=params or None)
 
     def task_events(self, task_id: int) -> Iterator[tuple[str, dict[str, Any]]]:
         """(event, data) pairs from /api/tasks/{id}/events: `progress` with the task, then `end`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.table import Table
@@ -21,6 +22,25 @@ FINISHED = {"completed", "failed", "partially_failed", "cancelled"}
 
 COUNTS = ("done", "queued", "running", "waiting", "failed", "cancelled", "skipped")
 """The per-stage counts of `stage_progress`, in the order the stages table shows them."""
+
+
+def retry_note(item: dict[str, Any], now: datetime | None = None) -> str | None:
+    """ "retrying in 28 s (attempt 2 of 3): dns_error — <message>" for an item waiting to be tried again."""
+    if item["status"] != "queued" or not item["attempts"] or not item.get("error_code"):
+        return None
+    due = item.get("retry_at")
+    if due:
+        seconds = (
+            datetime.fromisoformat(str(due)) - (now or datetime.now(UTC))
+        ).total_seconds()
+        when = f"retrying in {max(0, round(seconds))} s"
+    else:
+        when = "retrying now"
+    limit = item.get("max_attempts")
+    attempt = f"attempt {item['attempts'] + 1}" + (f" of {limit}" if limit else "")
+    return f"{when} ({attempt}): {item['error_code']} — {item.get('error_message') or ''}".rstrip(
+        " —"
+    )
 
 
 def styled(status: str) -> Text:
@@ -53,6 +73,17 @@ def stage_detail(task: dict[str, Any], stage: str) -> str:
         place = first_position(task, stage)
         where = f" (first is #{place + 1} in line)" if place is not None else ""
         parts.append(f"{counts['queued']} queued{where}")
+        retrying = sorted(
+            (
+                item
+                for item in task.get("items") or []
+                if item["stage"] == stage and retry_note(item)
+            ),
+            key=lambda item: str(item.get("retry_at") or ""),
+        )
+        if retrying:  # the next one due, with its reason
+            more = f" (+{len(retrying) - 1} more)" if len(retrying) > 1 else ""
+            parts.append(f"{retry_note(retrying[0])}{more}")
     if counts["waiting"]:
         parts.append(f"{counts['waiting']} waiting")
     for key in ("failed", "cancelled", "skipped"):
@@ -97,6 +128,9 @@ def outcome(item: dict[str, Any]) -> str:
             if notion.get("state") == "dry_run"
             else "Notion: filed"
         )
+    note = retry_note(item)
+    if note:
+        return note
     if item["status"] == "queued" and item.get("position") is not None:
         return f"#{item['position'] + 1} in the {item['stage']} queue"
     return ""
@@ -215,4 +249,18 @@ def queues_table(body: dict[str, Any]) -> Table:
             str(queue["finished_job_registry"]),
             str(queue["failed_job_registry"]),
         )
+    strategies = body.get("retry_strategies") or {}
+    table.caption = "retries: " + "; ".join(
+        f"{stage} {_strategy_text(strategy)}" for stage, strategy in strategies.items()
+    )
     return table
+
+
+def _strategy_text(strategy: dict[str, Any]) -> str:
+    if strategy["backoff"] == "fixed":
+        timing = "delays " + ",".join(str(d) for d in strategy["delays_seconds"])
+    else:
+        timing = f"exponential from {strategy['base_seconds']:g}s, cap {strategy['max_seconds']:g}s"
+    on = strategy["retry_on"]
+    codes = "all" if isinstance(on, str) else ",".join(on)
+    return f"{strategy['max_attempts']}x, {timing}, on {codes}"

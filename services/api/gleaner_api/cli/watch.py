@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -49,6 +50,25 @@ class StageBars:
             )
 
 
+class PlainLines:
+    """Without a terminal (a pipe, a CI log): one line per stage whenever what it says changes."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.said: dict[str, str] = {}
+
+    def update(self, task: dict[str, Any]) -> None:
+        for stage in task["stages"]:
+            counts = task["stage_progress"][stage]
+            detail = stage_detail(task, stage)
+            line = f"{stage}: {finished_at(counts)}/{task['total_items']}" + (
+                f" — {detail}" if detail else ""
+            )
+            if self.said.get(stage) != line:
+                self.said[stage] = line
+                self.console.print(line, highlight=False, soft_wrap=True)
+
+
 def _events(client: ApiClient, task_id: int) -> Any:
     """The stream's events, opened again when it breaks; ends after the `end` event."""
     failures = 0
@@ -70,12 +90,14 @@ def _events(client: ApiClient, task_id: int) -> Any:
 def watch_task(client: ApiClient, console: Console, task_id: int) -> dict[str, Any]:
     """Show the task's stages moving until it finishes; returns its last state (with items)."""
     last: dict[str, Any] | None = None
-    with _progress(console) as progress:
-        bars = StageBars(progress)
+    with (
+        _progress(console) if console.is_terminal else contextlib.nullcontext()
+    ) as progress:
+        view = StageBars(progress) if progress is not None else PlainLines(console)
         for name, data in _events(client, task_id):
             if name == "progress":
                 last = data
-                bars.update(data)
+                view.update(data)
             elif name == "end":
                 break
     if last is None or last["status"] not in FINISHED:

@@ -17,13 +17,15 @@ from rq.registry import (
 from sqlalchemy import case, func, select
 
 from gleaner.models import ProcessingTask, TaskItem, TaskStatus
-from gleaner.queues import QUEUES
+from gleaner.queues import PRIORITIES, QUEUES
+from gleaner.retries import RetryStrategy
 from gleaner_api.deps import (
     OperatorDep,
     OwnerDep,
     RedisDep,
     SessionDep,
     SessionRoute,
+    SettingsDep,
 )
 
 router = APIRouter(
@@ -57,12 +59,13 @@ def describe_workers(redis: RedisDep) -> list[dict[str, Any]]:
 def describe_queues(redis: RedisDep) -> dict[str, dict[str, Any]]:
     queues: dict[str, dict[str, Any]] = {}
     for spec in QUEUES.values():
-        for name in (spec.name, spec.high_name):
+        for priority, name in zip(PRIORITIES, spec.lanes, strict=True):
             queue = Queue(name, connection=redis)
             # get_job_count(cleanup=False): RQ's `.count` would clean the registry, and reads must not write
             queues[name] = {
                 "name": name,
                 "stage": spec.stage,
+                "priority": priority,
                 "count": queue.count,
                 "started_job_registry": StartedJobRegistry(queue=queue).get_job_count(
                     cleanup=False
@@ -88,9 +91,20 @@ def workers(redis: RedisDep, _operator: OperatorDep) -> dict[str, Any]:
 
 
 @router.get("/queues")
-def queues(redis: RedisDep, _operator: OperatorDep) -> dict[str, Any]:
-    """Every queue's depth and registries (operator keys only: queues hold every tenant's jobs)."""
-    return {"success": True, "queues": describe_queues(redis)}
+def queues(
+    redis: RedisDep, settings: SettingsDep, _operator: OperatorDep
+) -> dict[str, Any]:
+    """Every lane of every stage (high, normal, low) and each stage's retry strategy.
+
+    Operator keys only: the queues hold every tenant's jobs."""
+    return {
+        "success": True,
+        "queues": describe_queues(redis),
+        "retry_strategies": {
+            stage: RetryStrategy.of(settings, stage).describe() for stage in QUEUES
+        },
+        "low_lane_every": settings.WORKER_LOW_LANE_EVERY,
+    }
 
 
 @router.get("/statistics")
@@ -175,7 +189,7 @@ def health(redis: RedisDep, _owner: OwnerDep) -> JSONResponse:
     busy = sum(1 for w in found if w["state"] == "busy")
     queues_health = {}
     for spec in QUEUES.values():
-        pending = queue_info[spec.name]["count"] + queue_info[spec.high_name]["count"]
+        pending = sum(queue_info[lane]["count"] for lane in spec.lanes)
         listening = sum(1 for w in found if spec.name in w["queues"])
         queues_health[spec.name] = {
             "healthy": pending == 0 or listening > 0,

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from fastapi import APIRouter
+from sqlalchemy.orm import Session
 
 from gleaner.errors import InvalidRequest
 from gleaner.links import get_or_create_links
 from gleaner.models import Link, TaskType
 from gleaner.queues import PIPELINE_STAGES
+from gleaner.runtime import Runtime
 from gleaner.tasks import ItemInput
 from gleaner_api.deps import OwnerDep, RuntimeDep, SessionDep, SessionRoute
 from gleaner_api.schemas import LinkRead, PipelineCreate, TaskQueued
@@ -34,11 +37,19 @@ def _check_stages(stages: Sequence[str]) -> None:
         )
 
 
-@router.post("", status_code=202, response_model=TaskQueued)
-def run_pipeline(
-    body: PipelineCreate, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
-) -> TaskQueued:
-    """Run links through the chosen stages; each item moves on as soon as its own stage is done."""
+@dataclass(frozen=True)
+class PreparedPipeline:
+    """A checked pipeline request: its links, and what create_task needs."""
+
+    links: list[Link]
+    inputs: list[ItemInput]
+    config: dict[str, object]
+
+
+def prepare_pipeline(
+    session: Session, runtime: Runtime, owner: str, body: PipelineCreate
+) -> PreparedPipeline:
+    """Check a pipeline request and save its links (not committed): shared with schedules."""
     settings = runtime.settings
     _check_stages(body.stages)
     count = len(body.urls or []) + len(body.link_ids or [])
@@ -59,18 +70,29 @@ def run_pipeline(
         config["notion"] = notion_target(
             runtime, body.notion.database_id, body.notion.properties
         )
+    inputs = [
+        ItemInput(item_id=link.id, item_type="link", link_id=link.id) for link in links
+    ]
+    return PreparedPipeline(links, inputs, config)
+
+
+@router.post("", status_code=202, response_model=TaskQueued)
+def run_pipeline(
+    body: PipelineCreate, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
+) -> TaskQueued:
+    """Run links through the chosen stages; each item moves on as soon as its own stage is done."""
+    prepared = prepare_pipeline(session, runtime, owner, body)
     task, dispatched = submit(
         session,
         runtime,
         owner=owner,
         task_type=TaskType.PIPELINE,
         stages=body.stages,
-        inputs=[
-            ItemInput(item_id=link.id, item_type="link", link_id=link.id)
-            for link in links
-        ],
-        config=config,
-        high_priority=body.priority == "high",
+        inputs=prepared.inputs,
+        config=prepared.config,
+        priority=body.priority,
+        after=body.after,
+        condition=body.condition,
     )
     return TaskQueued(
         task_id=task.id,
@@ -79,5 +101,5 @@ def run_pipeline(
         status=task.status,
         message=queued_message("Pipeline", task, dispatched),
         stages=task.stages,
-        links=[LinkRead.model_validate(link) for link in links],
+        links=[LinkRead.model_validate(link) for link in prepared.links],
     )

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from gleaner import tasks
+from gleaner.dependencies import OnParentCancel, cancel_parent
 from gleaner.errors import Conflict
 from gleaner.models import AIProcessedContent, Link, ParsedContent, TaskStatus, TaskType
 from gleaner.queues import cancel_jobs, enqueue_item_jobs
@@ -25,6 +26,7 @@ from gleaner_api.schemas import (
     ParsingBatch,
     TaskCancelled,
     TaskEnvelope,
+    TaskOptions,
     TaskQueued,
     TaskRetried,
 )
@@ -54,7 +56,7 @@ def _queue_stage(
     stage: Stage,
     inputs: list[ItemInput],
     config: dict[str, Any],
-    high_priority: bool,
+    options: TaskOptions,
     noun: str,
 ) -> TaskQueued:
     task, dispatched = submit(
@@ -65,7 +67,9 @@ def _queue_stage(
         stages=[stage],
         inputs=inputs,
         config=config,
-        high_priority=high_priority,
+        priority=options.priority,
+        after=options.after,
+        condition=options.condition,
     )
     return TaskQueued(
         task_id=task.id,
@@ -85,7 +89,7 @@ def _parse(
     runtime: RuntimeDep,
     owner: str,
     link_ids: list[int],
-    priority: str,
+    options: TaskOptions,
 ) -> TaskQueued:
     check_batch_size(runtime.settings.MAX_BATCH_SIZE, len(link_ids))
     ids = owned_ids(session, Link, owner, link_ids)
@@ -97,7 +101,7 @@ def _parse(
         "parsing",
         inputs,
         {},
-        priority == "high",
+        options,
         "Parsing batch",
     )
 
@@ -106,14 +110,14 @@ def _parse(
 def parse_batch(
     body: ParsingBatch, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
 ) -> TaskQueued:
-    return _parse(session, runtime, owner, body.link_ids, body.priority)
+    return _parse(session, runtime, owner, body.link_ids, body)
 
 
 @parsing.post("/single/{link_id}", status_code=202, response_model=TaskQueued)
 def parse_single(
     link_id: PathId, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
 ) -> TaskQueued:
-    return _parse(session, runtime, owner, [link_id], "normal")
+    return _parse(session, runtime, owner, [link_id], TaskOptions())
 
 
 # --- ai ---------------------------------------------------------------------------------------------
@@ -143,7 +147,7 @@ def _process(
         "ai",
         inputs,
         config,
-        body.priority == "high",
+        body,
         "AI batch",
     )
 
@@ -189,7 +193,7 @@ def _file(
         "notion",
         inputs,
         config,
-        body.priority == "high",
+        body,
         "Notion import",
     )
 
@@ -224,26 +228,44 @@ def task_status(
 ) -> TaskEnvelope:
     task = get_owned_task(session, owner, task_id)
     return TaskEnvelope.model_validate(
-        {"task": render_task(session, runtime.redis, task, include_items)}
+        {
+            "task": render_task(
+                session, runtime.redis, task, include_items, runtime.settings
+            )
+        }
     )
 
 
 def cancel_task(
-    task_id: PathId, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
+    task_id: PathId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    owner: OwnerDep,
+    dependants: Annotated[
+        OnParentCancel,
+        Query(
+            description="tasks waiting for this one (`after`): `cancel` them too "
+            "(transitively), or `release` them from waiting for it"
+        ),
+    ] = "cancel",
 ) -> TaskCancelled:
     """Cancel: queued jobs leave Redis, running ones stop at their next checkpoint."""
     task = get_owned_task(session, owner, task_id)
     runtime.redis.ping()
     unfinished = tasks.cancel_task(session, task)
+    affected, released_jobs = cancel_parent(session, task, dependants)
     session.commit()
     cancel_jobs(
         runtime.redis, task.id, [item.job_id for item in unfinished if item.job_id]
     )
+    enqueue_item_jobs(runtime.redis, runtime.settings, released_jobs)
     return TaskCancelled(
         task_id=task.id,
         status=task.status,
         cancelled_items=len(unfinished),
         message=f"cancelled {len(unfinished)} unfinished item{'s' if len(unfinished) != 1 else ''}",
+        cancelled_dependants=affected if dependants == "cancel" else [],
+        released_dependants=affected if dependants == "release" else [],
     )
 
 

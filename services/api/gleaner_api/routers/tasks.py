@@ -73,7 +73,11 @@ def get_task(
 ) -> TaskEnvelope:
     task = get_owned_task(session, owner, task_id)
     return TaskEnvelope.model_validate(
-        {"task": render_task(session, runtime.redis, task, include_items)}
+        {
+            "task": render_task(
+                session, runtime.redis, task, include_items, runtime.settings
+            )
+        }
     )
 
 
@@ -99,7 +103,7 @@ async def task_events(
         with session_scope(runtime.sessions) as s:
             task = s.get_one(ProcessingTask, task_id)
             body: dict[str, Any] = jsonable_encoder(
-                render_task(s, runtime.redis, task, include_items)
+                render_task(s, runtime.redis, task, include_items, runtime.settings)
             )
             return body
 

@@ -52,7 +52,7 @@ async function api(method, path, body) {
     throw new ApiError("cannot reach the Gleaner API", "api_unreachable", 0);
   }
   if (!response.ok) throw await errorOf(response);
-  return response.json();
+  return response.status === 204 ? null : response.json();
 }
 
 function describe(error) {
@@ -108,7 +108,7 @@ async function submitLinks(event) {
   if (needKey("submit-status")) return;
   const urls = $("urls").value.split(/\s+/).map((u) => u.trim()).filter(Boolean);
   if (!urls.length) return say("submit-status", "Paste at least one link.", true);
-  const body = { urls, stages: $("stages").value.split(",") };
+  const body = { urls, stages: $("stages").value.split(","), priority: $("priority").value };
   const databaseId = $("database-id").value.trim();
   if (databaseId) body.notion = { database_id: databaseId };
   $("submit-button").disabled = true;
@@ -167,9 +167,28 @@ function stageState(task, item, index) {
   return ["failed", "cancelled"].includes(item.status) ? "skipped" : "waiting";
 }
 
+function retryText(item) {
+  // "retrying in 28 s (attempt 2 of 3): dns_error — <message>" while a delayed retry waits
+  const when = item.retry_at
+    ? `retrying in ${Math.max(0, Math.round((Date.parse(item.retry_at) - Date.now()) / 1000))} s`
+    : "retrying now";
+  const attempt = `attempt ${item.attempts + 1}${item.max_attempts ? ` of ${item.max_attempts}` : ""}`;
+  return `${when} (${attempt}): ${item.error_code} — ${item.error_message || ""}`;
+}
+
+// The countdowns move between events (which come only when something changes).
+setInterval(() => {
+  for (const span of document.querySelectorAll("span.retry")) span.textContent = retryText(JSON.parse(span.dataset.item));
+}, 1000);
+
 function itemDetail(item) {
   const notion = (item.result_data || {}).notion;
   if (item.status === "failed") return el("span", { className: "reason", textContent: `${item.error_code}: ${item.error_message}` });
+  if (item.status === "queued" && item.attempts && item.error_code) {
+    const span = el("span", { className: "reason retry", textContent: retryText(item) });
+    span.dataset.item = JSON.stringify(item);
+    return span;
+  }
   if (item.status === "queued") {
     const where = item.position === null ? "waiting for a retry slot" : `#${item.position + 1} in the ${item.stage} queue`;
     return el("span", { textContent: `queued, ${where}` });
@@ -373,6 +392,84 @@ async function loadOverview() {
   }
 }
 
+// --- schedules ----------------------------------------------------------------------------------
+
+function timingOf(s) {
+  return s.cron ? `cron ${s.cron} (${s.timezone})` : `every ${s.interval_seconds} s`;
+}
+
+function lastFiringOf(s) {
+  if (!s.last_outcome) return "never fired";
+  const when = new Date(s.last_fired_at).toLocaleString();
+  return s.last_outcome === "created" ? `${when}: task ${s.last_task_id}` : `${when}: failed: ${s.last_error}`;
+}
+
+function scheduleRow(s) {
+  const action = (label, method, path) =>
+    el("button", {
+      type: "button",
+      className: "secondary",
+      textContent: label,
+      onclick: async () => {
+        try {
+          const answer = await api(method, `/api/schedules/${s.id}${path}`);
+          if (answer && answer.outcome) say("schedule-status", `${s.name}: ${answer.outcome === "created" ? `task ${answer.task_id}` : answer.error}`);
+          loadSchedules();
+          loadTasks();
+        } catch (error) {
+          say("schedule-status", describe(error), true);
+        }
+      },
+    });
+  const next = s.paused ? "paused" : new Date(s.next_fire_at).toLocaleString();
+  return el(
+    "tr",
+    {},
+    el("th", { scope: "row", textContent: `${s.id} ${s.name}` }),
+    el("td", { textContent: timingOf(s) }),
+    el("td", { textContent: next }),
+    el("td", { textContent: lastFiringOf(s) }),
+    el(
+      "td",
+      {},
+      action("Run now", "POST", "/run"),
+      s.paused ? action("Resume", "POST", "/resume") : action("Pause", "POST", "/pause"),
+      action("Delete", "DELETE", ""),
+    ),
+  );
+}
+
+async function loadSchedules() {
+  if (!apiKey()) return;
+  try {
+    const page = await api("GET", "/api/schedules?page_size=200");
+    $("schedules-table").tBodies[0].replaceChildren(...page.items.map(scheduleRow));
+  } catch (error) {
+    say("schedule-status", describe(error), true);
+  }
+}
+
+async function createSchedule(event) {
+  event.preventDefault();
+  if (needKey("schedule-status")) return;
+  const urls = $("schedule-urls").value.split(/\s+/).map((u) => u.trim()).filter(Boolean);
+  const every = $("schedule-every").value.trim();
+  const body = {
+    name: $("schedule-name").value.trim(),
+    cron: $("schedule-cron").value.trim() || null,
+    interval_seconds: every ? Number(every) : null,
+    timezone: $("schedule-timezone").value.trim() || "UTC",
+    pipeline: { urls, stages: $("stages").value.split(",") },
+  };
+  try {
+    const made = await api("POST", "/api/schedules", body);
+    say("schedule-status", `Schedule ${made.id} fires next at ${new Date(made.next_fire_at).toLocaleString()}.`);
+    loadSchedules();
+  } catch (error) {
+    say("schedule-status", describe(error), true);
+  }
+}
+
 // --- wiring -------------------------------------------------------------------------------------
 
 function route() {
@@ -383,6 +480,7 @@ function route() {
 function refreshAll() {
   loadTasks();
   loadOverview();
+  loadSchedules();
   route();
 }
 
@@ -392,6 +490,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("refresh-tasks").addEventListener("click", loadTasks);
   $("task-filter").addEventListener("change", loadTasks);
   $("refresh-overview").addEventListener("click", loadOverview);
+  $("schedule-form").addEventListener("submit", createSchedule);
   $("retry-button").addEventListener("click", () => taskAction("POST", "retry"));
   $("cancel-button").addEventListener("click", () => taskAction("DELETE", "cancel"));
   window.addEventListener("hashchange", route);
@@ -399,6 +498,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (document.visibilityState === "visible") {
       loadTasks();
       loadOverview();
+      loadSchedules();
     }
   }, REFRESH_MS);
   refreshAll();

@@ -7,7 +7,7 @@
   2^31 were an error there (SQLite's INTEGER primary key is a 64-bit rowid already).
 
 Revision ID: 0002_tenancy
-Revises: 0001
+Revises: 0003_schedules
 Create Date: 2026-11-29 17:40:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_tenancy"
-down_revision = "0001"
+down_revision = "0003_schedules"
 branch_labels = None
 depends_on = None
 
@@ -39,6 +39,9 @@ ID_COLUMNS = {
         "notion_import_id",
     ],
     "item_attempts": ["id", "item_id"],
+    "task_dependencies": ["task_id", "parent_id"],
+    "schedules": ["id", "last_task_id"],
+    "schedule_firings": ["id", "schedule_id", "task_id"],
 }
 
 
@@ -48,6 +51,8 @@ def _id_types(new: sa.types.TypeEngine[int], old: sa.types.TypeEngine[int]) -> N
     for table, columns in ID_COLUMNS.items():
         for column in columns:
             op.alter_column(table, column, type_=new, existing_type=old)
+        if "id" not in columns:
+            continue  # no sequence
         op.execute(
             f"ALTER SEQUENCE {table}_id_seq AS {new.compile(op.get_bind().dialect)}"
         )

@@ -1,0 +1,217 @@
+"""Schedules: a pipeline fired on a cron expression or an interval (gleaner.schedules)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from gleaner.errors import InvalidRequest, NotFound
+from gleaner.models import Schedule, ScheduleFiring, utcnow
+from gleaner.schedules import check_timing, next_fire_time
+from gleaner_api.deps import (
+    OwnerDep,
+    PageQuery,
+    PathId,
+    RuntimeDep,
+    SessionDep,
+    SessionRoute,
+)
+from gleaner_api.routers.pipelines import prepare_pipeline
+from gleaner_api.scheduler import fire
+from gleaner_api.schemas import Page, ScheduleCreate, ScheduleFiringRead, ScheduleRead
+
+router = APIRouter(
+    prefix="/api/schedules", tags=["schedules"], route_class=SessionRoute
+)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["invalid_cron"])
+    message: str = Field(
+        examples=["'61 * * * *' is not a cron expression of five fields"]
+    )
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """The one error shape (gleaner_api.handlers)."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "missing or invalid API key"},
+    404: {
+        "model": ErrorBody,
+        "description": "no such schedule of yours (`schedule_not_found`)",
+    },
+    422: {
+        "model": ErrorBody,
+        "description": "bad timing (`invalid_cron`, `invalid_timezone`, `invalid_schedule`), "
+        "a bad pipeline (the same codes as POST /api/pipelines) or body fields",
+    },
+    503: {
+        "model": ErrorBody,
+        "description": "the database or Redis is unreachable; see Retry-After",
+    },
+}
+
+RECENT_FIRINGS = 20
+
+
+def _owned(session: SessionDep, owner: str, schedule_id: int) -> Schedule:
+    schedule = session.get(Schedule, schedule_id)
+    if schedule is None or schedule.owner != owner:
+        raise NotFound(
+            f"schedule {schedule_id} does not exist", code="schedule_not_found"
+        )
+    return schedule
+
+
+def _read(session: SessionDep, schedule: Schedule, with_firings: bool) -> ScheduleRead:
+    body = ScheduleRead.model_validate(schedule)
+    if with_firings:
+        rows = session.scalars(
+            select(ScheduleFiring)
+            .where(ScheduleFiring.schedule_id == schedule.id)
+            .order_by(ScheduleFiring.id.desc())
+            .limit(RECENT_FIRINGS)
+        )
+        body.firings = [ScheduleFiringRead.model_validate(row) for row in rows]
+    return body
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ScheduleRead,
+    responses=ERROR_RESPONSES,
+)
+def create_schedule(
+    body: ScheduleCreate, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
+) -> ScheduleRead:
+    """Create a schedule; its first firing is the first tick after now."""
+    check_timing(
+        body.cron,
+        body.timezone,
+        body.interval_seconds,
+        runtime.settings.SCHEDULE_MIN_INTERVAL_SECONDS,
+    )
+    if body.pipeline.after:
+        raise InvalidRequest(
+            "a scheduled pipeline cannot wait for tasks (`after`)",
+            code="invalid_schedule",
+        )
+    # The same checks as POST /api/pipelines, now rather than at every firing (links are saved).
+    prepare_pipeline(session, runtime, owner, body.pipeline)
+    schedule = Schedule(
+        owner=owner,
+        name=body.name,
+        cron=body.cron,
+        timezone=body.timezone,
+        interval_seconds=body.interval_seconds,
+        pipeline=body.pipeline.model_dump(mode="json", exclude={"after", "condition"}),
+    )
+    schedule.next_fire_at = next_fire_time(schedule, utcnow())
+    session.add(schedule)
+    session.commit()
+    return _read(session, schedule, False)
+
+
+@router.get("", response_model=Page[ScheduleRead], responses=ERROR_RESPONSES)
+def list_schedules(
+    session: SessionDep,
+    owner: OwnerDep,
+    page: PageQuery = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[ScheduleRead]:
+    query = select(Schedule).where(Schedule.owner == owner)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Schedule.id).offset((page - 1) * page_size).limit(page_size)
+    )
+    return Page(
+        items=[_read(session, row, False) for row in rows],
+        total=total,
+        page=page,
+        page_size=page_size,
+    )
+
+
+@router.get("/{schedule_id}", response_model=ScheduleRead, responses=ERROR_RESPONSES)
+def get_schedule(
+    schedule_id: PathId, session: SessionDep, owner: OwnerDep
+) -> ScheduleRead:
+    """One schedule with its next firing and its latest firings."""
+    return _read(session, _owned(session, owner, schedule_id), True)
+
+
+@router.delete("/{schedule_id}", status_code=204, responses=ERROR_RESPONSES)
+def delete_schedule(
+    schedule_id: PathId, session: SessionDep, owner: OwnerDep
+) -> Response:
+    """Delete a schedule; the tasks it made stay."""
+    session.delete(_owned(session, owner, schedule_id))
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{schedule_id}/pause", response_model=ScheduleRead, responses=ERROR_RESPONSES
+)
+def pause_schedule(
+    schedule_id: PathId, session: SessionDep, owner: OwnerDep
+) -> ScheduleRead:
+    """Stop firing until resumed (a firing already under way still completes)."""
+    schedule = _owned(session, owner, schedule_id)
+    schedule.paused = True
+    schedule.next_fire_at = None
+    session.commit()
+    return _read(session, schedule, False)
+
+
+@router.post(
+    "/{schedule_id}/resume", response_model=ScheduleRead, responses=ERROR_RESPONSES
+)
+def resume_schedule(
+    schedule_id: PathId, session: SessionDep, owner: OwnerDep
+) -> ScheduleRead:
+    """Fire again from the next tick after now (ticks missed while paused are not made up)."""
+    schedule = _owned(session, owner, schedule_id)
+    if schedule.paused:
+        schedule.paused = False
+        schedule.next_fire_at = next_fire_time(schedule, utcnow())
+        session.commit()
+    return _read(session, schedule, False)
+
+
+@router.post(
+    "/{schedule_id}/run",
+    status_code=202,
+    response_model=ScheduleFiringRead,
+    responses=ERROR_RESPONSES,
+)
+def run_schedule_now(
+    schedule_id: PathId, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
+) -> Any:
+    """Fire once now, outside the timing (paused or not); the next firing stays where it was."""
+    _owned(session, owner, schedule_id)
+    session.close()
+    runtime.redis.ping()  # 503 before a task is made that could not be queued now
+    fired = fire(runtime, schedule_id, None, utcnow())
+    if fired is None:
+        raise NotFound(
+            f"schedule {schedule_id} does not exist", code="schedule_not_found"
+        )
+    return ScheduleFiringRead(
+        id=0,
+        tick_at=fired.tick_at,
+        manual=True,
+        outcome=fired.outcome,
+        task_id=fired.task_id,
+        error=fired.error,
+        fired_at=fired.tick_at,
+    )

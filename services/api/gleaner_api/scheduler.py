@@ -1,0 +1,179 @@
+"""The scheduler: fires due schedules (gleaner.schedules) as ordinary pipeline tasks.
+
+Every reconciler replica runs it in a thread (and `python -m gleaner_api schedule` runs it alone); the
+SQL claim, not a leader, decides which replica fires a tick, so a replica that dies mid-tick costs
+nothing but a second's delay. A firing that cannot make its task (a link id gone, no default model…)
+is recorded as `failed` with the reason, and the schedule moves on to its next tick.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from types import FrameType
+
+import structlog
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from gleaner.errors import GleanerError
+from gleaner.models import ProcessingTask, Schedule, ScheduleFiring, TaskType, utcnow
+from gleaner.queues import ItemJob, enqueue_item_jobs
+from gleaner.runtime import Runtime
+from gleaner.schedules import claim, due_schedules, following_tick
+from gleaner.settings import Settings
+from gleaner.tasks import create_task
+from gleaner_api.routers.pipelines import prepare_pipeline
+from gleaner_api.schemas import PipelineCreate
+
+log = structlog.get_logger("gleaner.scheduler")
+
+DEFAULT_POLL_SECONDS = 1.0
+"""How often a scheduler looks for due schedules: the most a firing is late while one runs."""
+
+
+@dataclass(frozen=True)
+class Fired:
+    schedule_id: int
+    tick_at: datetime
+    outcome: str  # created | failed
+    task_id: int | None
+    error: str | None
+
+
+def fire_due(runtime: Runtime, now: datetime | None = None) -> list[Fired]:
+    """Fire every schedule due at `now`; returns the firings this replica made."""
+    now = now or utcnow()
+    with runtime.sessions() as session:
+        due = due_schedules(session, now)
+    fired = [fire(runtime, schedule_id, at, now) for schedule_id, at in due]
+    return [f for f in fired if f is not None]
+
+
+def fire(
+    runtime: Runtime,
+    schedule_id: int,
+    due: datetime | None,
+    now: datetime,
+) -> Fired | None:
+    """Fire one schedule for the tick `due` (None: run now, outside its timing); None if not ours."""
+    jobs: list[ItemJob] = []
+    session = runtime.sessions()
+    try:
+        schedule = session.get(Schedule, schedule_id)
+        if schedule is None:
+            return None
+        if due is not None and not claim(
+            session, schedule_id, due, following_tick(schedule, due, now)
+        ):
+            session.rollback()  # another replica fired this tick (or it was paused)
+            return None
+        task_id, error = None, None
+        try:
+            with session.begin_nested():
+                task, jobs = _make_task(session, runtime, schedule)
+                task_id = task.id
+        except (GleanerError, ValidationError) as exc:
+            error = exc.message if isinstance(exc, GleanerError) else str(exc)
+            jobs = []
+        outcome = "created" if task_id is not None else "failed"
+        session.add(
+            ScheduleFiring(
+                schedule_id=schedule_id,
+                tick_at=due or now,
+                manual=due is None,
+                task_id=task_id,
+                outcome=outcome,
+                error=error,
+            )
+        )
+        schedule.last_fired_at = now
+        schedule.last_outcome = outcome
+        schedule.last_task_id = task_id
+        schedule.last_error = error
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # this tick has its firing already
+        return None
+    finally:
+        session.close()
+    log.info(
+        "schedule_fired",
+        schedule_id=schedule_id,
+        outcome=outcome,
+        task_id=task_id,
+        error=error,
+    )
+    try:
+        enqueue_item_jobs(runtime.redis, runtime.settings, jobs)
+    except (
+        RedisError
+    ) as exc:  # the items are queued in SQL: the reconciler enqueues them
+        log.warning("schedule_enqueue_deferred", task_id=task_id, error=str(exc))
+    return Fired(schedule_id, due or now, outcome, task_id, error)
+
+
+def _make_task(
+    session: Session, runtime: Runtime, schedule: Schedule
+) -> tuple[ProcessingTask, list[ItemJob]]:
+    body = PipelineCreate.model_validate(schedule.pipeline)
+    prepared = prepare_pipeline(session, runtime, schedule.owner, body)
+    return create_task(
+        session,
+        owner=schedule.owner,
+        task_type=TaskType.PIPELINE,
+        stages=body.stages,
+        inputs=prepared.inputs,
+        config={**prepared.config, "schedule_id": schedule.id},
+        max_retries=runtime.settings.max_attempts(body.stages[0]),
+        priority=body.priority,
+    )
+
+
+class Scheduler:
+    """The loop: fire what is due, every DEFAULT_POLL_SECONDS, until `stop` is set."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                fire_due(self.runtime)
+            except (
+                SQLAlchemyError,
+                RedisError,
+            ) as exc:  # a dependency is down: next tick
+                log.warning(
+                    "scheduler_pass_failed", error=f"{type(exc).__name__}: {exc}"
+                )
+            self.stop.wait(DEFAULT_POLL_SECONDS)
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="scheduler", daemon=True)
+        thread.start()
+        return thread
+
+
+def run(settings: Settings) -> int:
+    """`python -m gleaner_api schedule`: only the scheduler (the reconciler runs one too)."""
+    runtime = Runtime.start(settings)
+    scheduler = Scheduler(runtime)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("scheduler_stopping", signal=signal.Signals(signum).name)
+        scheduler.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("scheduler_starting")
+    try:
+        scheduler.run()
+    finally:
+        runtime.close()
+    return 0
