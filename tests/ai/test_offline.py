@@ -149,3 +149,46 @@ def test_runs_without_network_or_downloaded_data(tmp_path: Path) -> None:
     assert result["summary"]
     assert result["keywords"]
     assert result["insights"]
+
+
+FURNISHED = """Michael Russell Follow
+Updated 12:30 GMT, 5 March 2024 HKT
+Share on WhatsApp
+The regional water board said on Tuesday that it would spend 310 million pounds on new reservoirs over the next decade, the largest programme since the 1970s.
+"I'm not convinced the money will reach the villages that need it most," said Helen Marsh, who chairs the Upper Vale parish council.
+The board's chief executive, David Okoro, said the first reservoir near Kettleby would hold 9 billion litres and open in 2029.
+I'm told the plan was approved by the regulator last month after two years of talks.
+Helen Marsh said the parish council would ask David Okoro to attend its next meeting.
+Campaigners have long argued that leaks waste a quarter of the water the board treats every day.
+© 2024 Vale Gazette Ltd. All rights reserved.
+Read more
+"""
+
+
+def test_no_bylines_buttons_dates_or_copyright_in_the_digest() -> None:
+    result = OfflineProvider().process(
+        FURNISHED, None, ProcessingOptions(language="en")
+    )
+    digest = " ".join([result.summary or "", *result.keywords, *result.insights])
+    for furniture in (
+        "Follow",
+        "GMT",
+        "HKT",
+        "WhatsApp",
+        "©",
+        "All rights reserved",
+        "Read more",
+    ):
+        assert furniture not in digest, furniture
+    named = [i for i in result.insights if i.startswith("Named in the text: ")]
+    assert named
+    names = named[0].removeprefix("Named in the text: ").split(", ")
+    assert "Helen Marsh" in names
+    assert "David Okoro" in names
+    assert not any(n in ("I'm", "Michael Russell Follow", "Updated") for n in names)
+    assert any(
+        "9 billion litres" in i for i in result.insights
+    )  # a figure the summary left
+    for keyword in result.keywords:
+        assert len(keyword.split()) <= 4
+        assert keyword in FURNISHED.lower()

@@ -15,8 +15,7 @@ from typing import Any
 import httpcore
 import pytest
 
-from gleaner.addresses import AddressPolicy
-from gleaner.netguard import GuardedBackend
+from gleaner.addresses import AddressPolicy, GuardedBackend
 from gleaner_parsing.fetcher import Fetcher, FetchLimits
 from tests.parsing.server import PageServer
 

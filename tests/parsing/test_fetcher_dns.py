@@ -7,9 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from gleaner.addresses import AddressPolicy
+from gleaner.addresses import AddressPolicy, GuardedBackend
 from gleaner.errors import RetryableError
-from gleaner.netguard import GuardedBackend
 from gleaner_parsing.fetcher import Fetcher, FetchLimits
 from tests.parsing.conftest import LoopbackOnlyBackend
 from tests.parsing.server import PageServer

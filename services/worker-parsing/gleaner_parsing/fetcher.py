@@ -1,7 +1,8 @@
 """A page fetcher that is safe to run inside a cluster, on httpx.
 
-Addresses are checked at connect time by the guarded network backend (gleaner.netguard): one lookup,
-every answer checked, a connection to the checked literal. Redirects are followed here, one
+Addresses are checked at connect time by the guarded httpcore network backend of gleaner.addresses
+(shared with webhook delivery): it resolves the host once, refuses the connection if *any* answer is not
+allowed, and connects to the checked IP literal. Redirects are followed here, one
 hop at a time, each through the same check. The body is streamed with a size cap and a total deadline,
 because httpx's timeouts are per read and a server dripping one byte at a time never trips them.
 """
@@ -17,14 +18,20 @@ from typing import Any
 
 import httpx
 
-from gleaner.addresses import AddressPolicy, BlockedAddress
+from gleaner import tracing
+from gleaner.addresses import (
+    AddressPolicy,
+    BlockedAddress,
+    GuardedBackend,
+    install_backend,
+)
 from gleaner.errors import (
     PermanentError,
     RetryableError,
     classify_http_status,
     parse_retry_after,
 )
-from gleaner.netguard import GuardedBackend, install_backend, settings_policy
+from gleaner.netguard import settings_policy
 from gleaner.settings import Settings
 from gleaner_parsing.decoding import decode_body
 
@@ -120,9 +127,14 @@ class Fetcher:
     def _request(self, url: httpx.URL, deadline: float) -> Page | str:
         """One hop: the Page, or the next URL to go to."""
         try:
-            with self.client.stream(
-                "GET", url, timeout=_remaining(deadline)
-            ) as response:
+            with (
+                self.client.stream(
+                    "GET",
+                    url,
+                    timeout=_remaining(deadline),
+                    extensions=tracing.http_trace_extension(),  # connect / first byte / body events
+                ) as response
+            ):
                 if response.status_code in REDIRECT_STATUSES:
                     location = response.headers.get("location")
                     if not location:

@@ -13,8 +13,7 @@ from typing import Any
 import httpcore2
 import httpx2
 
-from gleaner.addresses import AddressPolicy
-from gleaner.netguard import GuardedBackend
+from gleaner.addresses import AddressPolicy, GuardedBackend
 
 
 class GuardedBackend2(httpcore2.NetworkBackend):
@@ -31,7 +30,12 @@ class GuardedBackend2(httpcore2.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.NetworkStream:
         last_error: Exception | None = None
-        for address in self.guard.checked_addresses(host, port):
+        addresses = self.guard.resolve(host, port)
+        for address in addresses:
+            self.guard.policy.check(
+                address, port
+            )  # any refused answer refuses the host
+        for address in addresses:
             try:
                 return self.inner.connect_tcp(
                     str(address), port, timeout, local_address, socket_options

@@ -150,7 +150,7 @@ class OpenAIProvider:
         redis: Redis,
         http_client: httpx2.Client | None = None,
     ) -> None:
-        """`http_client`: a guarded one (gleaner.netguard) for an endpoint a tenant chose."""
+        """`http_client`: a guarded one (gleaner_ai.providers.guard) for an endpoint a tenant chose."""
         self.config = config
         self.client = OpenAI(
             base_url=config.base_url,

@@ -4,7 +4,7 @@ An AIModel row says the provider ("offline" or "openai") and may override the mo
 and a few tunables (`config`: context_tokens, requests_per_minute, tokens_per_minute, timeout_seconds,
 temperature). The server's API key (settings, a Kubernetes Secret) is sent only to operator models (owner NULL); a
 tenant's model carries its own key, Fernet-encrypted in SQL (gleaner.secrets), and its endpoint is
-reached only through the address guard (gleaner.netguard), as a page fetch is.
+reached only through the address guard (gleaner.addresses), as a page fetch is.
 Providers are built once per process and model, so an OpenAI client keeps its connections.
 """
 

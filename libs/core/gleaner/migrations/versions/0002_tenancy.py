@@ -7,7 +7,7 @@
   2^31 were an error there (SQLite's INTEGER primary key is a 64-bit rowid already).
 
 Revision ID: 0002_tenancy
-Revises: 0003_schedules
+Revises: 0004_tracing
 Create Date: 2026-11-29 17:40:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_tenancy"
-down_revision = "0003_schedules"
+down_revision = "0004_tracing"
 branch_labels = None
 depends_on = None
 
@@ -42,6 +42,8 @@ ID_COLUMNS = {
     "task_dependencies": ["task_id", "parent_id"],
     "schedules": ["id", "last_task_id"],
     "schedule_firings": ["id", "schedule_id", "task_id"],
+    "webhook_endpoints": ["id", "task_id"],
+    "webhook_deliveries": ["id", "endpoint_id"],
 }
 
 
