@@ -246,6 +246,10 @@ def cancel_jobs(redis: Redis, task_id: int, job_ids: Iterable[str]) -> None:
             Job.fetch(job_id, connection=redis).cancel()
         except (NoSuchJobError, InvalidJobOperation):
             continue  # gone already, or running: its checkpoint and guarded writes handle it
+        except ValueError:
+            # RQ 2.12 raises this when the job's execution ended between the fetch and the cancel
+            # ("Execution … not found in Redis"): the job is no longer waiting, nothing to take out.
+            continue
 
 
 def clear_cancel_flag(redis: Redis, task_id: int) -> None:

@@ -108,6 +108,19 @@ class Settings(BaseSettings):
     # switched on by the standard OTEL_* variables (gleaner.tracing).
     TRACE_URL: str = ""
 
+    # --- webhooks (gleaner.webhooks): delivered by the reconciler pods, through the SSRF guard ----------
+    WEBHOOK_TIMEOUT_SECONDS: float = Field(
+        default=10.0, gt=0
+    )  # per attempt; then it counts as failed
+    WEBHOOK_MAX_ATTEMPTS: int = Field(default=8, ge=1, le=50)
+    WEBHOOK_RETRY_BASE_SECONDS: float = Field(
+        default=10.0, ge=0
+    )  # doubles per attempt, with jitter
+    WEBHOOK_RETRY_MAX_SECONDS: float = Field(default=3600.0, ge=0)
+    WEBHOOK_ALLOWED_PORTS: Annotated[list[int], NoDecode] = [80, 443]
+    # CIDRs or exact address:port reachable although private (a known internal receiver); empty: none.
+    WEBHOOK_ALLOW_NETWORKS: Annotated[list[str], NoDecode] = []
+
     # --- retention (the CronJob runs `python -m gleaner_api retention`) ----------------------------------
     RETENTION_COMPLETED_DAYS: int = Field(default=7, ge=1)
     RETENTION_FAILED_DAYS: int = Field(default=30, ge=1)
@@ -183,6 +196,8 @@ class Settings(BaseSettings):
         "NOTION_RETRY_ON",
         "FETCH_ALLOWED_PORTS",
         "FETCH_ALLOW_NETWORKS",
+        "WEBHOOK_ALLOWED_PORTS",
+        "WEBHOOK_ALLOW_NETWORKS",
         mode="before",
     )
     @classmethod

@@ -43,18 +43,22 @@ def run_migrations(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def reconcile(settings: Settings, _args: argparse.Namespace) -> int:
+    from gleaner.deliveries import Deliverer
     from gleaner.reconciler import run
     from gleaner_api.scheduler import Scheduler
 
-    # Every reconciler replica also fires schedules: the SQL claim, not the leader lease, decides.
+    # Every reconciler replica also fires schedules and delivers webhooks: SQL claims, not the leader
+    # lease, decide which replica does what, so a replica dying mid-way only delays it.
     runtime = Runtime.start(settings)
-    scheduler = Scheduler(runtime)
-    thread = scheduler.start_thread()
+    loops: list[Scheduler | Deliverer] = [Scheduler(runtime), Deliverer(runtime)]
+    threads = [loop.start_thread() for loop in loops]
     try:
         return run(settings)
     finally:
-        scheduler.stop.set()
-        thread.join(timeout=10)
+        for loop in loops:
+            loop.stop.set()
+        for thread in threads:
+            thread.join(timeout=settings.WEBHOOK_TIMEOUT_SECONDS + 5)
         runtime.close()
 
 
