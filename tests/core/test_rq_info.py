@@ -44,4 +44,6 @@ def test_rq_info_lists_every_lane_and_worker(
     for lane in ALL_QUEUE_NAMES:
         assert re.search(rf"^{re.escape(lane)}\s+\|", shown, re.M), (lane, shown)
     # each thread is listed as a worker of its three lanes
-    assert len(re.findall(r"\): idle ai-high, ai, ai-low\. jobs:", shown)) == THREADS, shown
+    assert len(re.findall(r"\): idle ai-high, ai, ai-low\. jobs:", shown)) == THREADS, (
+        shown
+    )
