@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     OPENAI_CONTEXT_TOKENS: int = Field(default=16000, ge=1000)
     AI_REQUESTS_PER_MINUTE: float = Field(default=500.0, gt=0)
     AI_TOKENS_PER_MINUTE: float = Field(default=200000.0, gt=0)
+    # Fernet key(s) encrypting tenants' own provider keys (gleaner.secrets); comma-separated, newest
+    # first. Unset: tenants cannot store a key (their models may still point at a keyless server).
+    MODEL_KEYS_ENCRYPTION_KEY: SecretStr | None = None
     SUMMARY_SENTENCES: int = Field(default=5, ge=1, le=50)
     KEYWORDS_MAX: int = Field(default=10, ge=1, le=100)
 
