@@ -19,6 +19,9 @@ from tests.ai.openai_server import (
     rate_limited,
     server_error,
 )
+from tests.multilingual.articles import ARTICLES as STORIES
+
+BY_LANGUAGE = {story.language: story for story in STORIES}
 
 
 def make_provider(
@@ -63,6 +66,30 @@ class TestStructuredOutput:
             == result.usage["prompt_tokens"] + result.usage["completion_tokens"]
         )
         assert result.usage["model"] == "test-model"
+
+    @pytest.mark.parametrize(
+        ("lang", "declared", "name"),
+        [("ja", "ja", "Japanese"), ("ru", "ru", "Russian"), ("ar", None, "Arabic")],
+    )
+    def test_the_request_names_the_articles_language(
+        self,
+        openai_server: ChatCompletionsServer,
+        redis: Redis,
+        lang: str,
+        declared: str | None,
+        name: str,
+    ) -> None:
+        # A stored language is passed on; a row stored without one gets it from the text.
+        story = BY_LANGUAGE[lang]
+        make_provider(openai_server, redis).process(
+            "\n".join(story.paragraphs),
+            story.title,
+            ProcessingOptions(language=declared),
+        )
+        system = openai_server.requests[0]["messages"][0]["content"]
+        assert f"The article is in {name} ({lang})" in system
+        assert f"insights in {name}" in system
+        assert "English" not in system
 
     def test_parts_not_asked_for_are_empty(
         self, openai_server: ChatCompletionsServer, redis: Redis

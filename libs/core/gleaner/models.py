@@ -355,6 +355,8 @@ class TaskItem(Base):
     started_at: Mapped[datetime | None] = mapped_column()
     completed_at: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # W3C traceparent of the item's root span (gleaner.tracing); null when tracing was off at submit
+    traceparent: Mapped[str | None] = mapped_column(String(55))
 
     task: Mapped[ProcessingTask] = relationship(back_populates="items")
 
@@ -453,6 +455,60 @@ class ScheduleFiring(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # created | failed
     error: Mapped[str | None] = mapped_column(Text)
     fired_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- webhooks ---------------------------------------------------------------------------------------
+
+
+class WebhookEndpoint(Base):
+    """Where an owner's task (and, with per_item, item) ends are POSTed, signed (gleaner.webhooks)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    # The signing key, shown once at creation; kept because signing needs it (as Standard Webhooks does).
+    secret: Mapped[str] = mapped_column(String(100))
+    task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("processing_tasks.id", ondelete="CASCADE")
+    )  # only this task's events; None: every task of the owner
+    per_item: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column()  # the receiver answered 410
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint, with every attempt in `log`; unique per endpoint and event."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint(
+            "endpoint_id", "event_key", name="uq_webhook_deliveries_event"
+        ),
+        Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    event_key: Mapped[str] = mapped_column(
+        String(100)
+    )  # task:<id>:<retry> | item:<id>:<ended ms>
+    event: Mapped[str] = mapped_column(String(32))  # task.ended | item.ended
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending|delivered|failed|disabled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    log: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()
 
 
 # --- auth -------------------------------------------------------------------------------------------

@@ -103,6 +103,23 @@ class Settings(BaseSettings):
     API_POOL_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0)
     # The shortest interval (or cron gap) a schedule may ask for: a schedule is not a load generator.
     SCHEDULE_MIN_INTERVAL_SECONDS: int = Field(default=60, ge=1)
+    # A tracing UI's page for one trace, "{trace_id}" replaced (Jaeger: https://jaeger.example/trace/{trace_id});
+    # items then carry a trace_url that the web page and CLI show as a "trace" link. Tracing itself is
+    # switched on by the standard OTEL_* variables (gleaner.tracing).
+    TRACE_URL: str = ""
+
+    # --- webhooks (gleaner.webhooks): delivered by the reconciler pods, through the SSRF guard ----------
+    WEBHOOK_TIMEOUT_SECONDS: float = Field(
+        default=10.0, gt=0
+    )  # per attempt; then it counts as failed
+    WEBHOOK_MAX_ATTEMPTS: int = Field(default=8, ge=1, le=50)
+    WEBHOOK_RETRY_BASE_SECONDS: float = Field(
+        default=10.0, ge=0
+    )  # doubles per attempt, with jitter
+    WEBHOOK_RETRY_MAX_SECONDS: float = Field(default=3600.0, ge=0)
+    WEBHOOK_ALLOWED_PORTS: Annotated[list[int], NoDecode] = [80, 443]
+    # CIDRs or exact address:port reachable although private (a known internal receiver); empty: none.
+    WEBHOOK_ALLOW_NETWORKS: Annotated[list[str], NoDecode] = []
 
     # --- retention (the CronJob runs `python -m gleaner_api retention`) ----------------------------------
     RETENTION_COMPLETED_DAYS: int = Field(default=7, ge=1)
@@ -179,6 +196,8 @@ class Settings(BaseSettings):
         "NOTION_RETRY_ON",
         "FETCH_ALLOWED_PORTS",
         "FETCH_ALLOW_NETWORKS",
+        "WEBHOOK_ALLOWED_PORTS",
+        "WEBHOOK_ALLOW_NETWORKS",
         mode="before",
     )
     @classmethod

@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from gleaner import tracing
 from gleaner.apikeys import create_api_key
 from gleaner.db import migrate, session_scope
 from gleaner.logs import configure_logging
@@ -25,6 +26,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
     if getattr(args, "migrate", False):
         migrate(settings.database_url)
+    tracing.setup("api")  # before the app makes its engine and Redis client
     uvicorn.run(
         create_app(settings),
         host=getattr(args, "host", "0.0.0.0"),  # a container listens on all interfaces
@@ -41,18 +43,22 @@ def run_migrations(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def reconcile(settings: Settings, _args: argparse.Namespace) -> int:
+    from gleaner.deliveries import Deliverer
     from gleaner.reconciler import run
     from gleaner_api.scheduler import Scheduler
 
-    # Every reconciler replica also fires schedules: the SQL claim, not the leader lease, decides.
+    # Every reconciler replica also fires schedules and delivers webhooks: SQL claims, not the leader
+    # lease, decide which replica does what, so a replica dying mid-way only delays it.
     runtime = Runtime.start(settings)
-    scheduler = Scheduler(runtime)
-    thread = scheduler.start_thread()
+    loops: list[Scheduler | Deliverer] = [Scheduler(runtime), Deliverer(runtime)]
+    threads = [loop.start_thread() for loop in loops]
     try:
         return run(settings)
     finally:
-        scheduler.stop.set()
-        thread.join(timeout=10)
+        for loop in loops:
+            loop.stop.set()
+        for thread in threads:
+            thread.join(timeout=settings.WEBHOOK_TIMEOUT_SECONDS + 5)
         runtime.close()
 
 

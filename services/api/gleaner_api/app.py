@@ -9,6 +9,7 @@ from fastapi import FastAPI, Response
 
 from gleaner.apikeys import ensure_api_key
 from gleaner.db import session_scope
+from gleaner.deliveries import WebhookCollector
 from gleaner.metrics import exposition, make_registry
 from gleaner.runtime import Runtime, set_current
 from gleaner.schedules import ScheduleCollector
@@ -24,7 +25,9 @@ from gleaner_api.routers import (
     stages,
     tasks,
     web,
+    webhooks,
 )
+from gleaner_api.tracing import instrument_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -35,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runtime = runtime
         app.state.metrics = make_registry(runtime.redis, runtime.settings)
         app.state.metrics.register(ScheduleCollector(runtime.sessions))
+        app.state.metrics.register(WebhookCollector(runtime.sessions))
         set_current(runtime)  # eager mode runs jobs in this process
         key = runtime.settings.BOOTSTRAP_API_KEY
         if key is not None:
@@ -56,11 +60,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_handlers(app)
+    instrument_app(app)  # tracing: a server span per request, when tracing is on
     app.include_router(health.router)  # /healthz, /readyz
     app.include_router(links.router)  # /api/links
     app.include_router(pipelines.router)  # /api/pipelines
     app.include_router(tasks.router)  # /api/tasks
     app.include_router(schedules.router)  # /api/schedules
+    app.include_router(webhooks.router)  # /api/webhooks
     app.include_router(stages.parsing)  # /api/parsing/async
     app.include_router(stages.ai)  # /api/ai/async
     app.include_router(stages.notion)  # /api/notion/async

@@ -221,6 +221,14 @@ class ItemRead(BaseModel):
         description="created, dry_run, … once the Notion stage ran"
     )
     result_data: dict[str, Any]
+    trace_id: str | None = Field(
+        default=None,
+        description="the item's OpenTelemetry trace (32 hex digits), when tracing recorded it",
+    )
+    trace_url: str | None = Field(
+        default=None,
+        description="that trace in the tracing UI, when GLEANER_TRACE_URL is set",
+    )
 
 
 class TaskRead(BaseModel):
@@ -369,3 +377,62 @@ class ScheduleRead(BaseModel):
         default=None,
         description="the latest firings, newest first (on GET of one schedule)",
     )
+
+
+# --- webhooks ---------------------------------------------------------------------------------------
+
+
+class WebhookCreate(Strict):
+    url: str = Field(
+        min_length=8,
+        max_length=2000,
+        description="http(s) URL; private, loopback and metadata addresses are refused",
+        examples=["https://hooks.example.org/gleaner"],
+    )
+    task_id: int | None = Field(
+        default=None,
+        description="only this task's events (default: every task of yours)",
+    )
+    per_item: bool = Field(
+        default=False, description="also one event per item that ends"
+    )
+
+
+class WebhookRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    url: str
+    task_id: int | None
+    per_item: bool
+    created_at: datetime
+    disabled_at: datetime | None = Field(
+        description="set when the receiver answered 410"
+    )
+    disabled_reason: str | None
+
+
+class WebhookCreated(WebhookRead):
+    secret: str = Field(
+        description="the signing secret (whsec_…), shown only now: verify `webhook-signature` with it",
+        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    )
+
+
+class WebhookDeliveryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    event: str = Field(description="task.ended or item.ended")
+    event_key: str
+    state: str = Field(description="pending, delivered, failed or disabled")
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    log: list[dict[str, Any]] = Field(
+        description="every attempt: at, status_code, error, duration"
+    )
+    payload: dict[str, Any]
+    created_at: datetime
+    delivered_at: datetime | None

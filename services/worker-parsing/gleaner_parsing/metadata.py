@@ -33,6 +33,9 @@ class Metadata:
     author: str | None
     date: str | None  # YYYY-MM-DD, as htmldate gives it
     sitename: str | None
+    description: str | None = (
+        None  # the page's own summary, to recognise it atop the text
+    )
 
 
 def read_metadata(
@@ -59,7 +62,13 @@ def read_metadata(
             sitename = sitename.title()
     elif page_url and (match := META_URL.match(page_url)):
         sitename = match[1]
-    return Metadata(_trim(title), _trim(author), _trim(published), _trim(sitename))
+    return Metadata(
+        _trim(title),
+        _trim(author),
+        _trim(published),
+        _trim(sitename),
+        _trim(meta.description),
+    )
 
 
 def _trim(value: str | None) -> str | None:

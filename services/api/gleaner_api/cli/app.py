@@ -25,6 +25,7 @@ from gleaner_api.cli.views import (
     workers_table,
 )
 from gleaner_api.cli.watch import watch_task
+from gleaner_api.cli.webhooks import webhooks_app
 
 EXIT_API_ERROR = 1
 EXIT_TASK_FAILED = 3
@@ -48,6 +49,7 @@ keys_app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 app.add_typer(schedules_app, name="schedules")
+app.add_typer(webhooks_app, name="webhooks")
 
 console = Console(highlight=False)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import openai
@@ -33,6 +33,7 @@ from gleaner.errors import (
     parse_retry_after,
     retryable_http_status,
 )
+from gleaner.language import detect_language, language_name
 from gleaner.ratelimit import TokenBucket
 from gleaner_ai.providers.base import (
     AIResult,
@@ -185,10 +186,18 @@ class OpenAIProvider:
             if combining
             else "You are given an article. Write a digest of it."
         )
+        name = language_name(options.language)
+        language = (
+            f"\nThe article is in {name} ({options.language}). Write the summary, keywords and "
+            f"insights in {name}, whatever language these instructions are in."
+            if name
+            else "\nWrite in the language of the text."
+        )
         return (
             f"{source} Answer with one JSON object and nothing else:\n- "
             + "\n- ".join(asked)
-            + "\nUse only what the text says. Write in the language of the text."
+            + "\nUse only what the text says."
+            + language
         )
 
     def _fixed_tokens(self, options: ProcessingOptions) -> int:
@@ -297,6 +306,8 @@ class OpenAIProvider:
         checkpoint: Checkpoint = no_checkpoint,
     ) -> AIResult:
         text = require_text(text)
+        # The model is told the article's language; rows stored without one get it from the text.
+        options = replace(options, language=detect_language(text, options.language))
         usage = _Usage()
         room = self.config.context_tokens - self._fixed_tokens(options)
         if room < 200:
