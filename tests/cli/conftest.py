@@ -41,7 +41,8 @@ def run_gleaner(
 @pytest.fixture(scope="module")
 def api_key(stack: LocalStack) -> str:
     """Made by `gleaner keys create`, straight in the stack's database."""
-    result = run_gleaner(stack.env, "keys", "create", "--owner", "alice")
+    # an operator key: the overview commands read queues and workers
+    result = run_gleaner(stack.env, "keys", "create", "--owner", "alice", "--operator")
     assert result.returncode == 0, result.stderr
     key = result.stdout.strip()
     stack.wait_ready(key)

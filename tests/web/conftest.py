@@ -53,7 +53,7 @@ def browser() -> Iterator[Browser]:
 def api_key(stack: LocalStack) -> str:
     engine = make_engine(stack.env["GLEANER_DATABASE_URL"])
     with session_scope(make_sessionmaker(engine)) as session:
-        _, key = create_api_key(session, "web", "alice")
+        _, key = create_api_key(session, "web", "alice", operator=True)
     engine.dispose()
     stack.wait_ready(key)
     return key

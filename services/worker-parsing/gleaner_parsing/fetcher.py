@@ -31,6 +31,7 @@ from gleaner.errors import (
     classify_http_status,
     parse_retry_after,
 )
+from gleaner.netguard import settings_policy
 from gleaner.settings import Settings
 from gleaner_parsing.decoding import decode_body
 
@@ -98,9 +99,7 @@ class Fetcher:
 
     @classmethod
     def from_settings(cls, settings: Settings, **backend_options: Any) -> Fetcher:
-        policy = AddressPolicy.build(
-            settings.FETCH_ALLOWED_PORTS, settings.FETCH_ALLOW_NETWORKS
-        )
+        policy = settings_policy(settings)
         backend = GuardedBackend(policy, **backend_options)
         return cls(policy, FetchLimits.from_settings(settings), backend)
 

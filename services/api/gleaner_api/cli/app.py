@@ -311,11 +311,14 @@ def create_key(
         str | None, typer.Option(help="whose key (default: GLEANER_BOOTSTRAP_OWNER)")
     ] = None,
     name: Annotated[str, typer.Option(help="a label for the key")] = "cli",
+    operator: Annotated[
+        bool, typer.Option(help="may read every tenant's queues and workers")
+    ] = False,
 ) -> None:
     """Create an API key and print it once (it is stored only as a hash)."""
     from gleaner_api.cli.keys import create_key_in_database
 
-    sys.stdout.write(create_key_in_database(name, owner) + "\n")
+    sys.stdout.write(create_key_in_database(name, owner, operator=operator) + "\n")
 
 
 def main() -> None:

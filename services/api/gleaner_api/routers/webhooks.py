@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from gleaner.errors import InvalidRequest, NotFound
 from gleaner.models import ProcessingTask, WebhookDelivery, WebhookEndpoint
 from gleaner.webhooks import check_target, new_secret
-from gleaner_api.deps import OwnerDep, SessionDep, SettingsDep
+from gleaner_api.deps import OwnerDep, PathId, SessionDep, SettingsDep
 from gleaner_api.routers.schedules import ERROR_RESPONSES
 from gleaner_api.schemas import (
     Page,
@@ -79,7 +79,9 @@ def list_webhooks(
 
 
 @router.delete("/{webhook_id}", status_code=204, responses=ERROR_RESPONSES)
-def delete_webhook(webhook_id: int, session: SessionDep, owner: OwnerDep) -> Response:
+def delete_webhook(
+    webhook_id: PathId, session: SessionDep, owner: OwnerDep
+) -> Response:
     """Delete an endpoint and its delivery log."""
     session.delete(_owned(session, owner, webhook_id))
     session.commit()
@@ -92,7 +94,7 @@ def delete_webhook(webhook_id: int, session: SessionDep, owner: OwnerDep) -> Res
     responses=ERROR_RESPONSES,
 )
 def list_deliveries(
-    webhook_id: int,
+    webhook_id: PathId,
     session: SessionDep,
     owner: OwnerDep,
     page: Annotated[int, Query(ge=1)] = 1,
