@@ -29,8 +29,9 @@ PRIORITIES: tuple[Priority, ...] = ("high", "normal", "low")
 
 PIPELINE_STAGES: tuple[Stage, ...] = ("parsing", "ai", "notion")
 
-DEFAULT_RESULT_TTL = 3600
-"""Seconds RQ keeps a finished job's hash (what rq-dashboard shows as finished)."""
+DEFAULT_RESULT_TTL = 0
+"""Seconds RQ keeps a finished stage job's hash: none, SQL keeps every result (the item, its attempts);
+a finished job is deleted in the same pipeline that files it, instead of being stored and expired."""
 
 CANCEL_KEY = "gleaner:task:{task_id}:cancelled"
 """Redis flag set when a task is cancelled, so a running job's checkpoints need not query SQL."""
