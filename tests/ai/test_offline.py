@@ -166,9 +166,19 @@ Read more
 
 
 def test_no_bylines_buttons_dates_or_copyright_in_the_digest() -> None:
-    result = OfflineProvider().process(FURNISHED, None, ProcessingOptions(language="en"))
+    result = OfflineProvider().process(
+        FURNISHED, None, ProcessingOptions(language="en")
+    )
     digest = " ".join([result.summary or "", *result.keywords, *result.insights])
-    for furniture in ("Follow", "GMT", "HKT", "WhatsApp", "©", "All rights reserved", "Read more"):
+    for furniture in (
+        "Follow",
+        "GMT",
+        "HKT",
+        "WhatsApp",
+        "©",
+        "All rights reserved",
+        "Read more",
+    ):
         assert furniture not in digest, furniture
     named = [i for i in result.insights if i.startswith("Named in the text: ")]
     assert named
@@ -176,7 +186,9 @@ def test_no_bylines_buttons_dates_or_copyright_in_the_digest() -> None:
     assert "Helen Marsh" in names
     assert "David Okoro" in names
     assert not any(n in ("I'm", "Michael Russell Follow", "Updated") for n in names)
-    assert any("9 billion litres" in i for i in result.insights)  # a figure the summary left
+    assert any(
+        "9 billion litres" in i for i in result.insights
+    )  # a figure the summary left
     for keyword in result.keywords:
         assert len(keyword.split()) <= 4
         assert keyword in FURNISHED.lower()

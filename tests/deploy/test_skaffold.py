@@ -39,7 +39,13 @@ def test_four_artifacts_built_from_the_root_with_their_dockerfile() -> None:
     assert [a["image"] for a in artifacts] == [f"gleaner-{s}" for s in SERVICES]
     for artifact, service in zip(artifacts, SERVICES, strict=True):
         assert artifact["context"] == "."
-        assert artifact["docker"]["dockerfile"] == f"services/{service}/Dockerfile"
+        if service == "api":
+            assert artifact["docker"]["dockerfile"] == "services/api/Dockerfile"
+        else:  # one Dockerfile for the three workers, one image per stage
+            assert artifact["docker"]["dockerfile"] == "services/worker.Dockerfile"
+            assert artifact["docker"]["buildArgs"] == {
+                "STAGE": service.removeprefix("worker-")
+            }
         assert (ROOT / artifact["docker"]["dockerfile"]).exists()
 
 
