@@ -51,8 +51,12 @@ print(json.dumps(out, ensure_ascii=False))
 
 @pytest.fixture(scope="module")
 def digests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    done = run_offline(_DIGEST_ALL, home=tmp_path_factory.mktemp("home"), timeout=240)
+    home = tmp_path_factory.mktemp("home")
+    done = run_offline(_DIGEST_ALL, home=home, timeout=240)
     assert done.returncode == 0, done.stderr[-4000:]
+    # Nothing written to the home folder either (PyThaiNLP makes ~/pythainlp-data unless read-only):
+    # a worker's filesystem is read-only.
+    assert sorted(p.name for p in home.iterdir()) == ["nltk_data"]
     digested: dict[str, Any] = json.loads(done.stdout)
     return digested
 
@@ -116,7 +120,10 @@ class TestDigest:
         positions = [story.index(_flat(sentence)) for sentence in chosen]
         assert positions == sorted(positions)
         for furniture in [*article.furniture(), article.byline, article.dateline]:
-            assert furniture not in summary
+            if (
+                furniture not in story
+            ):  # a nav label may be a word of the story ("राज्य", state)
+                assert furniture not in summary
 
     def test_summary_is_in_the_articles_language(
         self, digests: dict[str, Any], lang: str

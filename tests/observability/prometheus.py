@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,20 +65,33 @@ class Prometheus:
             time.sleep(0.25)
         raise AssertionError(f"{expr} stayed {last}, expected {expected}")
 
+    def exemplars(self, expr: str, start: float, end: float) -> list[dict[str, Any]]:
+        """/api/v1/query_exemplars: per series, its labels and exemplars ({labels, value, timestamp})."""
+        return self._get(
+            "/api/v1/query_exemplars", {"query": expr, "start": start, "end": end}
+        )
+
     def _get(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         response = httpx.get(self.url + path, params=params, timeout=10)
         body = response.json()
         assert response.status_code == 200, body
         assert body["status"] == "success", body
-        result: list[dict[str, Any]] = body["data"]["result"]
+        data = body["data"]
+        result: list[dict[str, Any]] = (
+            data if isinstance(data, list) else data["result"]
+        )
         return result
 
 
 def start_prometheus(
-    workdir: Path, jobs: dict[str, list[str]], labels: dict[str, str] | None = None
+    workdir: Path,
+    jobs: dict[str, list[str]],
+    labels: dict[str, str] | None = None,
+    features: Sequence[str] = (),
 ) -> Prometheus:
     """Prometheus scraping `jobs` (job name → host:port targets) every second, adding `labels` to every
-    target (as the chart's ServiceMonitors add namespace and gleaner_release); ready when this returns."""
+    target (as the chart's ServiceMonitors add namespace and gleaner_release); ready when this returns.
+    `features`: names for --enable-feature (e.g. "exemplar-storage")."""
     config = {
         "global": {
             "scrape_interval": SCRAPE_INTERVAL,
@@ -105,6 +119,7 @@ def start_prometheus(
             f"--storage.tsdb.path={workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
             "--log.level=warn",
+            *(f"--enable-feature={name}" for name in features),
         ],
         stdout=log,
         stderr=log,

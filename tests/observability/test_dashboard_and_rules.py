@@ -146,6 +146,29 @@ class TestDashboard:
         # queue gauges come from every API replica: never summed
         assert not re.search(r"sum[^()]*\(\s*gleaner_queue_", exprs)
 
+    def test_a_slow_stages_exemplar_links_to_its_trace(self) -> None:
+        dashboard = json.loads(DASHBOARD.read_text())
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        assert variables["tracing"]["type"] == "datasource"
+        (panel,) = [
+            p
+            for p in dashboard["panels"]
+            if any(
+                "gleaner_stage_duration_seconds_bucket" in t.get("expr", "")
+                for t in p.get("targets", [])
+            )
+        ]
+        assert all(t.get("exemplar") for t in panel["targets"])
+        links = [
+            link
+            for override in panel["fieldConfig"]["overrides"]
+            if override["matcher"] == {"id": "byName", "options": "trace_id"}
+            for prop in override["properties"]
+            for link in prop["value"]
+        ]
+        assert links[0]["internal"]["datasourceUid"] == "${tracing}"
+        assert links[0]["internal"]["query"]["query"] == "${__value.raw}"
+
 
 def test_every_metric_named_exists_on_real_metrics_endpoints(
     runtime: Runtime,

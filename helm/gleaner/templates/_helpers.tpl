@@ -182,6 +182,30 @@ imagePullSecrets:
 {{- end }}
 {{- end -}}
 
+{{/* The standard OTEL_* variables, when tracing is on: dict "root" $ "component" <service name suffix> */}}
+{{- define "gleaner.tracingEnv" -}}
+{{- $t := .root.Values.tracing -}}
+{{- if $t.enabled }}
+- name: OTEL_SERVICE_NAME
+  value: {{ printf "gleaner-%s" .component | quote }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $t.endpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ $t.protocol | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: parentbased_traceidratio
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $t.samplerRatio | toString | quote }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ list (printf "k8s.namespace.name=%s" .root.Release.Namespace) $t.resourceAttributes | compact | join "," | quote }}
+{{- with $t.headersSecret }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef: {name: {{ . }}, key: headers}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{- define "gleaner.envFrom" -}}
 - configMapRef:
     name: {{ include "gleaner.fullname" . }}-config
@@ -205,6 +229,9 @@ checksum/config: {{ include (print .Template.BasePath "/config.yaml") . | sha256
 
 {{/* Values that cannot be expressed in the schema fail the render with how to fix them ------------------ */}}
 {{- define "gleaner.validateValues" -}}
+{{- if and .Values.tracing.enabled (not .Values.tracing.endpoint) -}}
+{{- fail "tracing.enabled is true: set tracing.endpoint to your collector's OTLP address (e.g. http://otel-collector.observability:4318)" -}}
+{{- end -}}
 {{- if and (not .Values.postgresql.enabled) (not .Values.database.external.existingSecret) -}}
 {{- fail "postgresql.enabled is false: set database.external.existingSecret to a Secret holding the database URL" -}}
 {{- end -}}
@@ -286,6 +313,7 @@ containers:
       {{- include "gleaner.envFrom" $root | nindent 6 }}
     env:
       {{- include "gleaner.env" $root | nindent 6 }}
+      {{- with include "gleaner.tracingEnv" (dict "root" $root "component" .name) }}{{ . | trim | nindent 6 }}{{ end }}
     resources:
       {{- toYaml .resources | nindent 6 }}
     securityContext:
@@ -339,5 +367,11 @@ volumes:
 {{- if or (not .Values.redis.enabled) (not .Values.postgresql.enabled) }}
 # An external Redis or database: any address on their usual ports.
 - ports: [{protocol: TCP, port: 6379}, {protocol: TCP, port: 6380}, {protocol: TCP, port: 5432}]
+{{- end -}}
+{{- if .Values.tracing.enabled }}
+{{- with .Values.tracing.egress }}
+# Spans to the tracing collector.
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 {{- end -}}

@@ -170,7 +170,14 @@ def _start(session: Session, task: ProcessingTask) -> list[ItemJob]:
         item.status = ItemStatus.QUEUED
         item.queued_at = now
         jobs.append(
-            ItemJob(item.id, task.id, as_stage(item.stage), item.job_id, priority)
+            ItemJob(
+                item.id,
+                task.id,
+                as_stage(item.stage),
+                item.job_id,
+                priority,
+                trace=item.traceparent,  # its own trace, not the releasing job's
+            )
         )
     if len(pending) == 1:
         task.job_id = pending[0].job_id

@@ -21,7 +21,7 @@ from rq.timeouts import JobTimeoutException
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from gleaner import items, metrics, progress
+from gleaner import items, metrics, progress, tracing
 from gleaner.db import session_scope
 from gleaner.errors import Cancelled, PermanentError, RetryableError, ShuttingDown
 from gleaner.models import ProcessingTask, TaskItem, TaskStatus
@@ -94,6 +94,7 @@ def with_database(runtime: Runtime, unit: Callable[[], T], bound: Any = log) -> 
             pause = min(pause * 2, DATABASE_RETRY_PAUSE_MAX)
 
 
+@tracing.traced_job  # tracing: the job's consumer span, in its item's trace
 def execute_item(stage: Stage, item_id: int, body: StageBody) -> dict[str, Any]:
     """Run one item through `stage` exactly once, however often its job is delivered."""
     runtime = current()
@@ -121,6 +122,7 @@ def execute_item(stage: Stage, item_id: int, body: StageBody) -> dict[str, Any]:
     started = time.monotonic()
     outcome, follow_up, error = _run_body(runtime, stage, item_id, job_id, body, bound)
     metrics.observe_item(stage, outcome, time.monotonic() - started, claimed.attempts)
+    tracing.annotate(attempt=claimed.attempts, outcome=outcome)  # tracing
     if follow_up is not None:
         if job is not None and follow_up.stage == stage:
             # a retry runs the very function this job ran (tests and custom jobs included)

@@ -10,6 +10,19 @@ import sys
 
 import structlog
 
+from gleaner import tracing
+
+
+def add_trace_ids(
+    _logger: object, _name: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """A line logged inside a traced job or request names its trace and span (to jump to the trace)."""
+    ids = tracing.current_ids()
+    if ids is not None:
+        event["trace_id"], event["span_id"] = ids
+    return event
+
+
 REPORTED_FAILURE = "gleaner.execution.JobFailed"
 """What `execution.execute_item` raises after logging an item's failure as one line (code and reason)."""
 
@@ -28,6 +41,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
+        add_trace_ids,
         structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False)
         if console
         else structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -355,6 +355,8 @@ class TaskItem(Base):
     started_at: Mapped[datetime | None] = mapped_column()
     completed_at: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # W3C traceparent of the item's root span (gleaner.tracing); null when tracing was off at submit
+    traceparent: Mapped[str | None] = mapped_column(String(55))
 
     task: Mapped[ProcessingTask] = relationship(back_populates="items")
 

@@ -19,6 +19,7 @@ from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
+from gleaner import tracing
 from gleaner.retries import RetryStrategy
 from gleaner.settings import Settings, Stage
 
@@ -156,6 +157,9 @@ class ItemJob:
     job_path: str | None = (
         None  # None: the stage's job; tests pass their own importable job
     )
+    trace: str | None = (
+        None  # the item's root traceparent, when the enqueue starts its trace (tracing)
+    )
 
 
 def enqueue_item_jobs(
@@ -223,7 +227,14 @@ def _job_options(
         timeout_key: settings.timeout(job.stage),
         "result_ttl": DEFAULT_RESULT_TTL,
         "failure_ttl": DEFAULT_FAILURE_TTL,
-        "meta": {"task_id": job.task_id, "item_id": job.item_id},
+        "meta": {
+            "task_id": job.task_id,
+            "item_id": job.item_id,
+            # tracing: the enqueue's span context, which the job's run continues
+            **tracing.publish_meta(
+                _queue_name(job), job.job_id, job.item_id, job.trace, job.delay
+            ),
+        },
     }
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from redis import Redis
 
+from gleaner import tracing
 from gleaner.errors import RetryableError
 
 DEFAULT_MAX_SLEEP = 1.0
@@ -109,6 +110,11 @@ class TokenBucket:
             wait = self.try_acquire(tokens)
             now = time.monotonic()
             if wait <= 0:
+                tracing.record_wait(
+                    "ratelimit wait",
+                    now - started,
+                    {"gleaner.ratelimit.bucket": self.key},
+                )
                 return now - started
             if deadline is not None and now + wait > deadline:
                 raise RetryableError(

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     API_POOL_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0)
     # The shortest interval (or cron gap) a schedule may ask for: a schedule is not a load generator.
     SCHEDULE_MIN_INTERVAL_SECONDS: int = Field(default=60, ge=1)
+    # A tracing UI's page for one trace, "{trace_id}" replaced (Jaeger: https://jaeger.example/trace/{trace_id});
+    # items then carry a trace_url that the web page and CLI show as a "trace" link. Tracing itself is
+    # switched on by the standard OTEL_* variables (gleaner.tracing).
+    TRACE_URL: str = ""
 
     # --- retention (the CronJob runs `python -m gleaner_api retention`) ----------------------------------
     RETENTION_COMPLETED_DAYS: int = Field(default=7, ge=1)

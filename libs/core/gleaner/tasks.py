@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
+from gleaner import tracing
 from gleaner.db import rowcount
 from gleaner.models import (
     FINISHED_ITEM_STATUSES,
@@ -98,7 +99,14 @@ def create_task(
     jobs = []
     for item in items:
         item.job_id = new_job_id(first, item.id)
-        jobs.append(ItemJob(item.id, task.id, first, item.job_id, priority))
+        item.traceparent = tracing.start_item_trace(
+            QUEUES[first].name, task.id, item.id
+        )
+        jobs.append(
+            ItemJob(
+                item.id, task.id, first, item.job_id, priority, trace=item.traceparent
+            )
+        )
     if len(items) == 1:
         task.job_id = items[0].job_id
     session.flush()

@@ -41,7 +41,7 @@ from rq.utils import now, utcformat
 from rq.worker import WorkerStatus
 from rq.worker_registration import REDIS_WORKER_KEYS, register
 
-from gleaner import execution
+from gleaner import execution, tracing
 from gleaner.db import migrate
 from gleaner.logs import configure_logging
 from gleaner.podcost import PodDeletionCost
@@ -380,6 +380,7 @@ def run(
         )  # the stage checks what it needs and exits naming what is missing
     if args.migrate:
         migrate(settings.database_url)
+    tracing.setup(f"worker-{stage}")  # tracing: before the engine and clients are made
     runtime = Runtime.start(settings)
     set_current(runtime)
     if settings.WORKER_METRICS_PORT and not args.burst:
@@ -399,5 +400,6 @@ def run(
         pool.run()
     finally:
         runtime.close()
+        tracing.shutdown()  # tracing: export the last spans
     log.info("worker_stopped", stage=stage, worker=pool.base_name)
     return 0

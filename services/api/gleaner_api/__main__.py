@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from gleaner import tracing
 from gleaner.apikeys import create_api_key
 from gleaner.db import migrate, session_scope
 from gleaner.logs import configure_logging
@@ -25,6 +26,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
     if getattr(args, "migrate", False):
         migrate(settings.database_url)
+    tracing.setup("api")  # before the app makes its engine and Redis client
     uvicorn.run(
         create_app(settings),
         host=getattr(args, "host", "0.0.0.0"),  # a container listens on all interfaces

@@ -25,6 +25,7 @@ from gleaner_api.routers import (
     tasks,
     web,
 )
+from gleaner_api.tracing import instrument_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_handlers(app)
+    instrument_app(app)  # tracing: a server span per request, when tracing is on
     app.include_router(health.router)  # /healthz, /readyz
     app.include_router(links.router)  # /api/links
     app.include_router(pipelines.router)  # /api/pipelines

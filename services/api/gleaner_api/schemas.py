@@ -221,6 +221,14 @@ class ItemRead(BaseModel):
         description="created, dry_run, … once the Notion stage ran"
     )
     result_data: dict[str, Any]
+    trace_id: str | None = Field(
+        default=None,
+        description="the item's OpenTelemetry trace (32 hex digits), when tracing recorded it",
+    )
+    trace_url: str | None = Field(
+        default=None,
+        description="that trace in the tracing UI, when GLEANER_TRACE_URL is set",
+    )
 
 
 class TaskRead(BaseModel):

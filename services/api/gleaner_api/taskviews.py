@@ -9,7 +9,7 @@ from rq import Worker
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from gleaner import progress
+from gleaner import progress, tracing
 from gleaner.errors import NotFound
 from gleaner.models import (
     ItemStatus,
@@ -21,6 +21,7 @@ from gleaner.models import (
     utcnow,
 )
 from gleaner.queues import PRIORITIES, QUEUES, task_priority
+from gleaner.runtime import current
 from gleaner.settings import Settings
 
 ParsedLink = aliased(Link)
@@ -192,6 +193,20 @@ def render_items(
             "notion_page_url": page_url,
             "notion_state": notion_state,
             "result_data": item.result_data,
+            **trace_fields(
+                item.traceparent, (settings or current().settings).TRACE_URL
+            ),
         }
         for item, url, page_url, notion_state in rows
     ]
+
+
+def trace_fields(traceparent: str | None, template: str) -> dict[str, str | None]:
+    """An item's trace id and, with GLEANER_TRACE_URL set, its page in the tracing UI."""
+    trace_id = tracing.sampled_trace_id(traceparent)
+    return {
+        "trace_id": trace_id,
+        "trace_url": template.replace("{trace_id}", trace_id)
+        if trace_id and template
+        else None,
+    }

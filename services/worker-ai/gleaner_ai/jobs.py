@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gleaner import tracing
 from gleaner.db import insert_ignoring_conflicts
 from gleaner.errors import PermanentError
 from gleaner.execution import ItemContext, execute_item
@@ -28,9 +30,19 @@ def digest_article(ctx: ItemContext) -> dict[str, Any]:
     )
     provider = build_provider(model, ctx.runtime.settings, ctx.runtime.redis)
     ctx.checkpoint()
-    result = provider.process(
-        parsed.text, parsed.title, options, checkpoint=ctx.checkpoint
-    )
+    with tracing.span(
+        f"chat {model.model}",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": model.provider,
+            "gen_ai.request.model": model.model,
+        },
+        kind=SpanKind.INTERNAL if model.provider == "offline" else SpanKind.CLIENT,
+    ) as calling:
+        result = provider.process(
+            parsed.text, parsed.title, options, checkpoint=ctx.checkpoint
+        )
+        tracing.set_attributes(calling, gen_ai_usage(result))
     ctx.checkpoint()
     row = save_result(ctx.session, parsed, model, options, result)
     ctx.item.ai_content_id = row.id
@@ -43,6 +55,19 @@ def digest_article(ctx: ItemContext) -> dict[str, Any]:
         "insights": len(row.insights),
         "calls": result.usage.get("calls", 0),
         "total_tokens": result.usage.get("total_tokens", 0),
+    }
+
+
+def gen_ai_usage(result: AIResult) -> dict[str, Any]:
+    """The call's usage in OpenTelemetry's gen_ai attributes; re-asks for a malformed answer as retries."""
+    usage = result.usage
+    return {
+        "gen_ai.usage.input_tokens": usage.get("prompt_tokens"),
+        "gen_ai.usage.output_tokens": usage.get("completion_tokens"),
+        "gleaner.ai.calls": usage.get("calls"),
+        "gleaner.ai.chunks": usage.get("chunks"),
+        "gleaner.ai.retries": usage.get("bad_outputs"),
+        "gleaner.ai.rate_limit_wait_seconds": usage.get("rate_limit_wait_seconds"),
     }
 
 

@@ -26,7 +26,7 @@ from notion_client import Client
 from notion_client.errors import HTTPResponseError, RequestTimeoutError
 from redis import Redis
 
-from gleaner import metrics
+from gleaner import metrics, tracing
 from gleaner.errors import (
     GleanerError,
     PermanentError,
@@ -176,6 +176,9 @@ class NotionApi:
                 self.bucket.pause(pause)
                 log.info(
                     "notion_rate_limited", status=error.status, path=path, pause=pause
+                )
+                tracing.add_event(
+                    "notion_rate_limited", status=error.status, pause=pause
                 )
                 if time.monotonic() + pause > self._deadline():
                     raise to_gleaner_error(error) from error

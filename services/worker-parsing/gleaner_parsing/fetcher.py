@@ -20,6 +20,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from gleaner import tracing
 from gleaner.errors import (
     PermanentError,
     RetryableError,
@@ -206,9 +207,14 @@ class Fetcher:
     def _request(self, url: httpx.URL, deadline: float) -> Page | str:
         """One hop: the Page, or the next URL to go to."""
         try:
-            with self.client.stream(
-                "GET", url, timeout=_remaining(deadline)
-            ) as response:
+            with (
+                self.client.stream(
+                    "GET",
+                    url,
+                    timeout=_remaining(deadline),
+                    extensions=tracing.http_trace_extension(),  # connect / first byte / body events
+                ) as response
+            ):
                 if response.status_code in REDIRECT_STATUSES:
                     location = response.headers.get("location")
                     if not location:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gleaner import tracing
 from gleaner.errors import PermanentError, RetryableError
 from gleaner.execution import ItemContext, execute_item
 from gleaner.models import Link, ParsedContent, utcnow
@@ -64,9 +65,18 @@ def parse_body(ctx: ItemContext) -> dict[str, Any]:
     if link is None:
         raise PermanentError("the item's link no longer exists", code="link_missing")
     ctx.checkpoint()
-    page = process_fetcher(ctx.settings).fetch(link.url, gate=host_limit(ctx).slot)
+    with tracing.span("fetch", {"url.full": link.url}) as fetching:
+        page = process_fetcher(ctx.settings).fetch(link.url, gate=host_limit(ctx).slot)
+        tracing.set_attributes(
+            fetching,
+            {
+                "gleaner.fetch.bytes": page.size,
+                "gleaner.fetch.redirects": len(page.redirects),
+            },
+        )
     ctx.checkpoint()
-    article = extract_article(page.text, page.url, page.content_type)
+    with tracing.span("extract", {"gleaner.content_type": page.content_type}):
+        article = extract_article(page.text, page.url, page.content_type)
     if article is None:
         raise PermanentError(f"no article text found at {page.url}", code="no_content")
     ctx.checkpoint()

@@ -116,7 +116,19 @@ def stages_table(task: dict[str, Any]) -> Table:
 
 
 def outcome(item: dict[str, Any]) -> str:
-    """What became of an item: its Notion page (or the dry-run marker), its failure, or where it is."""
+    """What became of an item, and its trace when the API links one."""
+    told = stage_outcome(item)
+    if item.get("trace_url"):
+        return (
+            f"{told}\ntrace: {item['trace_url']}"
+            if told
+            else f"trace: {item['trace_url']}"
+        )
+    return told
+
+
+def stage_outcome(item: dict[str, Any]) -> str:
+    """Its Notion page (or the dry-run marker), its failure, or where it is."""
     if item["status"] == "failed":
         return f"{item['error_code']}: {item['error_message']}"
     notion = (item.get("result_data") or {}).get("notion") or {}

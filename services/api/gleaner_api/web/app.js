@@ -216,7 +216,11 @@ function renderItem(task, item) {
     const state = stageState(task, item, index);
     trail.append(el("li", { className: `chip state-${state}`, textContent: `${stage}: ${state}` }));
   });
-  const li = el("li", { className: `item status-${item.status}` }, title, trail, el("p", { className: "detail" }, itemDetail(item)));
+  const detail = el("p", { className: "detail" }, itemDetail(item));
+  if (item.trace_url) {
+    detail.append(" · ", el("a", { className: "trace", href: item.trace_url, textContent: "trace", target: "_blank", rel: "noopener noreferrer" }));
+  }
+  const li = el("li", { className: `item status-${item.status}` }, title, trail, detail);
   li.dataset.itemId = item.id;
   li.dataset.status = item.status;
   li.dataset.stage = item.stage;

@@ -13,7 +13,9 @@ them (bench/ai/RESULTS.md has their import time and memory). None reads anything
 
 from __future__ import annotations
 
+import os
 import re
+import unicodedata
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -70,9 +72,6 @@ _HINDI_STOP = frozenset(
 )
 
 _FULL_STOP = re.compile(r"(?<=[。！？!?।॥؟۔])[」』”’\"')）]*\s*")
-_WORD = re.compile(
-    r"^[^\W\d_](?:[^\W\d_]|['’-])*$"
-)  # sumy's own test for a word, any script
 _LETTER = re.compile(r"[^\W\d_]")
 _KOREAN_PARTICLE = re.compile(
     r"(?<=[가-힣])(?:에서는|에서|에게|으로|로는|로|은|는|이|가|을|를|의|에|와|과|도|만|까지|부터|이다|였다)$"
@@ -106,7 +105,14 @@ def _split_full_stops(sentence: str) -> list[str]:
     return [sentence[a:b] for a, b in zip(starts, [*cuts, len(sentence)], strict=True)]
 
 
+def _thai_ready() -> None:
+    # PyThaiNLP creates ~/pythainlp-data on use unless read-only: a worker's root filesystem is
+    # read-only, and everything we use ships in its wheel.
+    os.environ.setdefault("PYTHAINLP_READ_ONLY", "1")
+
+
 def _thai_sentences(line: str) -> list[str]:
+    _thai_ready()
     from pythainlp.tokenize import sent_tokenize
 
     return [str(s) for s in sent_tokenize(line, engine="crfcut")]
@@ -114,7 +120,20 @@ def _thai_sentences(line: str) -> list[str]:
 
 def words(sentence: str, language: str | None = None) -> list[str]:
     """The words of a sentence (no punctuation, no numbers), segmented for scripts without spaces."""
-    return [w for w in _tokenizer(primary(language))(sentence) if _WORD.match(w)]
+    return [w for w in _tokenizer(primary(language))(sentence) if is_word(w)]
+
+
+def is_word(token: str) -> bool:
+    """Letters, with the combining marks Thai and Devanagari vowels are (Mn/Mc), apostrophes and
+    hyphens inside: sumy's test for a word, which on its own drops "รัฐบาล" and "किसान"."""
+    return (
+        bool(token)
+        and token[0].isalpha()
+        and all(
+            ch.isalpha() or ch in "'’-" or unicodedata.category(ch).startswith("M")
+            for ch in token
+        )
+    )
 
 
 def _tokenizer(lang: str) -> Callable[[str], list[str]]:
@@ -169,6 +188,7 @@ def _japanese_tagger() -> Any:
 
 
 def _thai_words(sentence: str) -> list[str]:
+    _thai_ready()
     from pythainlp.tokenize import word_tokenize
 
     return [str(w) for w in word_tokenize(sentence, engine="newmm") if w.strip()]
