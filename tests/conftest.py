@@ -28,6 +28,7 @@ from gleaner.db import migrate, session_scope
 from gleaner.runtime import Runtime, set_current
 from gleaner.settings import Settings
 from tests.servers import free_port, start_redis_server, stop_process
+from tests.stack import Processes, process_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -166,12 +167,8 @@ def _worker_command(stage: str, *extra: str) -> list[str]:
 def _process_env(
     test_env: dict[str, str], overrides: dict[str, str] | None
 ) -> dict[str, str]:
-    env = {**os.environ, **test_env, **(overrides or {})}
-    # Test job functions (tests.jobs) are importable from the repository root.
-    env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(ROOT), env.get("PYTHONPATH", "")])
-    )
-    return env
+    """A test process's environment (tests import this name; tests.stack.process_env does the work)."""
+    return process_env({**test_env, **(overrides or {})})
 
 
 @pytest.fixture
@@ -205,25 +202,15 @@ def start_worker(
     test_env: dict[str, str], tmp_path: Path
 ) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Start a long-running worker process; every one still running is stopped after the test."""
-    started: list[subprocess.Popen[bytes]] = []
+    processes = Processes(test_env, tmp_path)
 
     def start(
         stage: str, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
     ) -> subprocess.Popen[bytes]:
-        log = open(tmp_path / f"worker-{stage}-{len(started)}.log", "wb")
-        process = subprocess.Popen(
-            _worker_command(stage, *args),
-            env=_process_env(test_env, env),
-            cwd=ROOT,
-            stdout=log,
-            stderr=log,
-        )
-        started.append(process)
-        return process
+        return processes.worker(stage, env=env, args=args)
 
     yield start
-    for process in started:
-        stop_process(process)
+    processes.stop_all(timeout=10)
 
 
 @pytest.fixture

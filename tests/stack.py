@@ -1,7 +1,11 @@
-"""A real local stack for the CLI and web page tests: uvicorn API + one worker per stage + a page server.
+"""The one harness for tests that run Gleaner as real processes, and the stack the CLI and web tests use.
 
-Each is a real process (the page server is a thread) on 127.0.0.1, with its own redis-server and
-SQLite file, so a test module can start it once and drive it only from outside, over HTTP.
+- `Processes`: start the API, the reconciler and workers as the local stack starts them (the commands
+  come from gleaner_api.standalone), each logging to its own file; `tail()` for a failure message;
+  `stop_all()` stops every one (SIGTERM to all, then SIGKILL what outlives the timeout).
+- `LocalStack`: a private redis-server, a migrated SQLite file, the API on a free port and a worker per
+  stage, driven only from outside over HTTP; the `pages` and `stack` fixtures give one per test module.
+- `PageServer`: local pages to fetch (a thread).
 
 Page server routes:
   /article/<name>   an article (its title and text name <name>)
@@ -17,15 +21,17 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import httpx
+import pytest
 
 from gleaner.db import migrate
+from gleaner_api.samples import NOT_FOUND, HtmlHandler, LocalServer
+from gleaner_api.standalone import service_commands
 from tests.servers import free_port, start_redis_server, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,34 +64,16 @@ def article(name: str) -> bytes:
     ).encode()
 
 
-class PageServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class PageServer(LocalServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _PageHandler)
+        super().__init__(0, _PageHandler)
         self.fixed: set[str] = set()
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
 
     def fix(self, name: str) -> None:
         self.fixed.add(name)
 
-    def start(self) -> PageServer:
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-class _PageHandler(BaseHTTPRequestHandler):
+class _PageHandler(HtmlHandler):
     server: PageServer
 
     def do_GET(self) -> None:
@@ -98,21 +86,95 @@ class _PageHandler(BaseHTTPRequestHandler):
         if kind in ("article", "slow", "wait") or (
             kind in ("fixable", "unavailable") and name in self.server.fixed
         ):
-            self._answer(200, article(name))
+            self.answer(200, article(name))
         elif kind == "unavailable":
-            self._answer(503, b"<html><body><h1>Try again later</h1></body></html>")
+            self.answer(503, b"<html><body><h1>Try again later</h1></body></html>")
         else:
-            self._answer(404, b"<html><body><h1>Not found</h1></body></html>")
+            self.answer(404, NOT_FOUND)
 
-    def _answer(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+def process_env(
+    env: Mapping[str, str], base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """`env` over `base` (this process's environment by default), tests.* importable (tests.jobs)."""
+    merged = {**(os.environ if base is None else base), **env}
+    merged["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(ROOT), merged.get("PYTHONPATH", "")])
+    )
+    return merged
+
+
+class Processes:
+    """Gleaner processes started for a test; each logs to `<logdir>/<name>-<n>.log`."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        logdir: Path,
+        base: Mapping[str, str] | None = None,
+    ) -> None:
+        self.env = dict(env)
+        self.base = base
+        self.logdir = logdir
+        self.started: list[subprocess.Popen[bytes]] = []
+        self.log_files: list[BinaryIO] = []
+
+    def run(
+        self,
+        command: list[str],
+        env: Mapping[str, str] | None = None,
+        name: str = "proc",
+    ) -> subprocess.Popen[bytes]:
+        log = open(self.logdir / f"{name}-{len(self.started)}.log", "wb")
+        self.log_files.append(log)
+        process = subprocess.Popen(
+            command,
+            env=process_env({**self.env, **(env or {})}, self.base),
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+        )
+        self.started.append(process)
+        return process
+
+    def start(
+        self, *args: str, env: dict[str, str] | None = None, name: str = "proc"
+    ) -> subprocess.Popen[bytes]:
+        """`python <args>` with this interpreter."""
+        return self.run([sys.executable, *args], env, name)
+
+    def worker(
+        self, stage: str, env: dict[str, str] | None = None, args: Sequence[str] = ()
+    ) -> subprocess.Popen[bytes]:
+        command = service_commands(0)[f"worker-{stage}"]
+        return self.run([*command, *args], env, f"worker-{stage}")
+
+    def reconciler(self) -> subprocess.Popen[bytes]:
+        return self.run(service_commands(0)["reconciler"], name="reconciler")
+
+    def api(self, port: int) -> subprocess.Popen[bytes]:
+        return self.run(service_commands(port)["api"], name="api")
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+    def stop_all(self, timeout: float = 15.0) -> None:
+        """SIGTERM to every one at once (each shuts down warm, side by side), then wait for each."""
+        for process in self.started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.started:
+            stop_process(process, timeout=timeout)
+        for log in self.log_files:
+            log.close()
+
+    def tail(self, lines: int = 40) -> str:
+        out = []
+        for path in sorted(self.logdir.glob("*.log")):
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {path.name}\n" + "\n".join(text))
+        return "\n".join(out)
 
 
 class LocalStack:
@@ -131,13 +193,16 @@ class LocalStack:
         self.with_reconciler = reconciler  # it runs delayed retries when they are due
         self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}"
-        self.processes: list[subprocess.Popen[bytes]] = []
         self.env: dict[str, str] = {}
-        self.log_files: list[BinaryIO] = []
+        self.redis: subprocess.Popen[bytes] | None = None
+        self.procs = Processes({}, workdir, base={})
+
+    @property
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        return [*([self.redis] if self.redis else []), *self.procs.started]
 
     def start(self) -> LocalStack:
-        redis_process, redis_url = start_redis_server(self.workdir)
-        self.processes.append(redis_process)
+        self.redis, redis_url = start_redis_server(self.workdir)
         db_url = f"sqlite:///{self.workdir / 'gleaner.db'}"
         migrate(db_url)
         env = {
@@ -165,39 +230,16 @@ class LocalStack:
             "GLEANER_NOTION_DATABASE_ID": "0123456789abcdef0123456789abcdef",  # no token: dry run
             **self.extra_env,
         }
-        self._spawn(
-            "api",
-            [
-                sys.executable,
-                "-m",
-                "gleaner_api",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-        )
+        self.procs.env = self.env
+        self.procs.api(self.port)
         for stage in STAGES:
-            self._spawn(f"worker-{stage}", [sys.executable, "-m", f"gleaner_{stage}"])
+            self.procs.worker(stage)
         if self.with_reconciler:
-            self._spawn(
-                "reconciler", [sys.executable, "-m", "gleaner_api", "reconcile"]
-            )
+            self.procs.reconciler()
         return self
 
-    def _spawn(self, name: str, command: list[str]) -> None:
-        log = open(self.workdir / f"{name}.log", "wb")
-        self.log_files.append(log)
-        self.processes.append(
-            subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log, stderr=log)
-        )
-
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
-            for p in sorted(self.workdir.glob("*.log"))
-        )
+        return self.procs.tail(60)
 
     def wait_ready(self, api_key: str) -> None:
         """The API answers and a worker of each stage has registered."""
@@ -222,11 +264,23 @@ class LocalStack:
 
     def stop(self) -> None:
         # Workers and the API together (each shuts down warm), Redis last.
-        redis_process, *others = self.processes
-        for process in others:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in [*others, redis_process]:
-            stop_process(process)
-        for log in self.log_files:
-            log.close()
+        self.procs.stop_all()
+        if self.redis is not None:
+            stop_process(self.redis)
+
+
+@pytest.fixture(scope="module")
+def pages() -> Iterator[PageServer]:
+    server = PageServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, pages: PageServer
+) -> Iterator[LocalStack]:
+    """One stack per test module (a module may define its own `stack` with other settings)."""
+    local = LocalStack(tmp_path_factory.mktemp("stack"), pages).start()
+    yield local
+    local.stop()

@@ -15,7 +15,7 @@ def test_register_a_model_and_make_it_the_default(client: TestClient) -> None:
         "name": "local-llm",
         "provider": "openai",
         "model": "qwen",
-        "base_url": "http://127.0.0.1:9/v1",
+        "base_url": "https://llm.example/v1",
         "is_default": True,
     }
     created = client.post("/api/ai/models", json=body)

@@ -9,9 +9,13 @@ from typing import Any
 from fastapi.testclient import TestClient
 from redis import Redis
 
+from gleaner.apikeys import create_api_key
+from gleaner.db import session_scope
 from gleaner.runtime import Runtime
 from tests.conftest import RunWorker, StartWorker
 from tests.factories import submit_task
+
+DB1 = "0123456789abcdef0123456789abcdef"  # a Notion id
 
 
 def events(
@@ -167,7 +171,7 @@ class TestStageEndpoints:
         )
         assert (
             client.post(
-                "/api/notion/async/single/999999", json={"database_id": "x"}
+                "/api/notion/async/single/999999", json={"database_id": DB1}
             ).status_code
             == 404
         )
@@ -179,7 +183,7 @@ class TestStageEndpoints:
         assert response.status_code == 404
         response = client.post(
             "/api/notion/async/batch",
-            json={"ai_content_ids": [5], "database_id": "abc"},
+            json={"ai_content_ids": [5], "database_id": DB1},
         )
         assert response.status_code == 404
         response = client.post("/api/ai/async/batch", json={"parsed_content_ids": "1"})
@@ -262,8 +266,11 @@ class TestTaskViews:
 
 class TestMonitoring:
     def test_queues_and_workers(
-        self, client: TestClient, start_worker: StartWorker
+        self, client: TestClient, start_worker: StartWorker, runtime: Runtime
     ) -> None:
+        with session_scope(runtime.sessions) as session:
+            _, key = create_api_key(session, "ops", "operator", operator=True)
+        client.headers["Authorization"] = f"Bearer {key}"  # queues span every tenant
         client.post(
             "/api/pipelines",
             json={"urls": ["https://example.com/q"], "stages": ["parsing"]},
@@ -321,7 +328,7 @@ class TestNotionProperties:
             "/api/pipelines",
             json={
                 "urls": ["https://example.com/n"],
-                "notion": {"database_id": "db1", "properties": {"Tags": ["x"]}},
+                "notion": {"database_id": DB1, "properties": {"Tags": ["x"]}},
             },
         )
         assert response.status_code == 422
@@ -335,7 +342,7 @@ class TestNotionProperties:
         store_schema(
             redis,
             DatabaseSchema(
-                database_id="db1",
+                database_id=DB1,
                 data_source_id="ds1",
                 title_property="Name",
                 properties={
@@ -350,7 +357,7 @@ class TestNotionProperties:
             "/api/pipelines",
             json={
                 "urls": ["https://example.com/g"],
-                "notion": {"database_id": "db1", "properties": good},
+                "notion": {"database_id": DB1, "properties": good},
             },
         )
         assert accepted.status_code == 202, accepted.text
@@ -358,7 +365,7 @@ class TestNotionProperties:
             "/api/pipelines",
             json={
                 "urls": ["https://example.com/u"],
-                "notion": {"database_id": "db1", "properties": {"Tagz": good["Tags"]}},
+                "notion": {"database_id": DB1, "properties": {"Tagz": good["Tags"]}},
             },
         )
         assert unknown.status_code == 422
@@ -367,7 +374,7 @@ class TestNotionProperties:
             "/api/notion/async/batch",
             json={
                 "ai_content_ids": [1],
-                "database_id": "db1",
+                "database_id": DB1,
                 "properties": {"Tags": {"select": {"name": "x"}}},
             },
         )

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.stack import LocalStack, PageServer
+from tests import stack as harness
+from tests.stack import LocalStack
+
+# the shared stack fixtures (tests.stack): one page server and one stack per module
+pages = harness.pages
+stack = harness.stack
 
 GLEANER = str(Path(sys.executable).parent / "gleaner")
 """The console script `uv sync` installs from services/api/pyproject.toml."""
@@ -17,22 +22,6 @@ GLEANER = str(Path(sys.executable).parent / "gleaner")
 CLI_TIMEOUT_SECONDS = 60
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture(scope="module")
-def pages() -> Iterator[PageServer]:
-    server = PageServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def stack(
-    tmp_path_factory: pytest.TempPathFactory, pages: PageServer
-) -> Iterator[LocalStack]:
-    local = LocalStack(tmp_path_factory.mktemp("stack"), pages).start()
-    yield local
-    local.stop()
 
 
 def run_gleaner(
@@ -52,7 +41,8 @@ def run_gleaner(
 @pytest.fixture(scope="module")
 def api_key(stack: LocalStack) -> str:
     """Made by `gleaner keys create`, straight in the stack's database."""
-    result = run_gleaner(stack.env, "keys", "create", "--owner", "alice")
+    # an operator key: the overview commands read queues and workers
+    result = run_gleaner(stack.env, "keys", "create", "--owner", "alice", "--operator")
     assert result.returncode == 0, result.stderr
     key = result.stdout.strip()
     stack.wait_ready(key)

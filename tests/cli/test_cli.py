@@ -233,3 +233,21 @@ class TestSchedulesAndDependencies:
         assert f"waiting tasks released: {child}" in cancelled.stdout
         watched = gleaner("status", str(child), "--watch")
         assert "completed: 1 done" in watched.stdout
+
+    def test_webhooks(self, gleaner: Run) -> None:
+        refused = gleaner("webhooks", "create", "http://10.0.0.1/hook")
+        assert refused.returncode == 1
+        assert "invalid_webhook_url" in refused.stderr
+        made = gleaner(
+            "webhooks", "create", "https://hooks.example.org/g", "--per-item"
+        )
+        assert made.returncode == 0, made.stderr
+        assert "secret (shown once" in made.stdout
+        assert "whsec_" in made.stdout
+        webhook_id = made.stdout.split()[1]
+        listed = gleaner("webhooks", "list")
+        assert "https://hooks.example.org/g" in listed.stdout
+        assert "every task, per item" in listed.stdout
+        assert "whsec_" not in listed.stdout
+        assert gleaner("webhooks", "deliveries", webhook_id).returncode == 0
+        assert gleaner("webhooks", "delete", webhook_id).returncode == 0

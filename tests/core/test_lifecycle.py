@@ -293,4 +293,10 @@ class TestCancelAndRetry:
         assert (
             int(redis.get(f"test:effects:{item.id}") or 0) == 1
         )  # only the failed item ran again
-        assert Job.exists(jobs[0].job_id, connection=redis)
+        # the retried job ran to completion (a finished stage job keeps no hash in Redis: SQL has it)
+        with session_scope(runtime.sessions) as session:
+            outcomes = session.scalars(
+                select(ItemAttempt.outcome).where(ItemAttempt.job_id == jobs[0].job_id)
+            ).all()
+        assert outcomes == ["completed"]
+        assert not Job.exists(jobs[0].job_id, connection=redis)

@@ -78,6 +78,7 @@ class TestThreads:
         assert {q for w in workers for q in w.queue_names()} == {
             "parsing-high",
             "parsing",
+            "parsing-low",
         }
         assert all(0 < redis.ttl(w.key) <= 3 for w in workers)  # three beats of 1 s
         assert stop(process) == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gleaner.settings import Settings
@@ -60,3 +62,26 @@ def test_workers_get_the_low_lane_guard() -> None:
         for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
     }
     assert env["GLEANER_WORKER_LOW_LANE_EVERY"] == "4"
+
+
+def test_the_reconciler_may_reach_public_webhook_receivers_only() -> None:
+    def reconciler_egress(values: dict[str, str]) -> list[dict[str, Any]]:
+        policy = by_name(
+            render({"networkPolicy.enabled": "true", **values}),
+            "NetworkPolicy",
+            "gleaner-reconciler",
+        )
+        return [
+            rule
+            for rule in policy["spec"]["egress"]
+            if any("ipBlock" in peer for peer in rule.get("to", []))
+        ]
+
+    [rule] = reconciler_egress({})
+    assert rule["ports"] == [{"protocol": "TCP", "port": 443}]
+    v4 = rule["to"][0]["ipBlock"]
+    assert v4["cidr"] == "0.0.0.0/0"
+    assert {"10.0.0.0/8", "169.254.0.0/16", "127.0.0.0/8"} <= set(v4["except"])
+    assert reconciler_egress({"reconciler.webhookPorts": "null"}) == []
+    config = _config(render({"reconciler.webhookPorts": "{443,8443}"}))
+    assert config["GLEANER_WEBHOOK_ALLOWED_PORTS"] == "443,8443"

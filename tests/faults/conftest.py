@@ -20,7 +20,7 @@ from tests.parsing.server import PageServer
 
 API_KEY = "glr_faults_" + "0" * 32
 NOTION_TOKEN = "secret_gleaner_faults"
-NOTION_RATE = 60.0  # well above Notion's 3/s so 300 pages take seconds; the client's bucket matches it
+NOTION_RATE = 60.0  # well above Notion's 3/s so 1,000 pages take about half a minute; the client's bucket matches it
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The parts a fault test starts, stops and kills for itself: a PostgreSQL cluster, a Redis, processes.
+"""The parts a fault test starts, stops and kills for itself: a PostgreSQL cluster, a Redis, processes
+(tests.stack.Processes, the one harness for Gleaner processes).
 
 PostgreSQL comes from the installed server (`initdb`, `pg_ctl`); as root it runs as the `postgres`
 user, which initdb requires. Each test gets its own Redis and its own cluster, so stopping one never
@@ -10,15 +11,16 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from gleaner_api.standalone import wait_for_redis
 from tests.servers import free_port, start_redis_server, stop_process
+from tests.stack import (
+    Processes as Processes,  # re-exported: the fault tests import it from here
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN_DIRS = [
@@ -134,61 +136,3 @@ class RedisServer:
 
     def stop(self) -> None:
         stop_process(self.process)
-
-
-class Processes:
-    """Gleaner processes of one test: workers, the reconciler, the API; all stopped at the end."""
-
-    def __init__(self, env: dict[str, str], logdir: Path) -> None:
-        self.env = env
-        self.logdir = logdir
-        self.started: list[subprocess.Popen[bytes]] = []
-
-    def start(
-        self, *args: str, env: dict[str, str] | None = None, name: str = "proc"
-    ) -> subprocess.Popen[bytes]:
-        log = open(self.logdir / f"{name}-{len(self.started)}.log", "wb")
-        merged = {**os.environ, **self.env, **(env or {})}
-        merged["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(ROOT), merged.get("PYTHONPATH", "")])
-        )
-        process = subprocess.Popen(
-            [sys.executable, *args], env=merged, cwd=ROOT, stdout=log, stderr=log
-        )
-        self.started.append(process)
-        return process
-
-    def worker(
-        self, stage: str, env: dict[str, str] | None = None
-    ) -> subprocess.Popen[bytes]:
-        return self.start("-m", f"gleaner_{stage}", env=env, name=f"worker-{stage}")
-
-    def reconciler(self) -> subprocess.Popen[bytes]:
-        return self.start("-m", "gleaner_api", "reconcile", name="reconciler")
-
-    def api(self, port: int) -> subprocess.Popen[bytes]:
-        return self.start(
-            "-m",
-            "gleaner_api",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            name="api",
-        )
-
-    def kill(self, process: subprocess.Popen[bytes]) -> None:
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
-
-    def stop_all(self) -> None:
-        for process in self.started:
-            stop_process(process, timeout=15)
-
-    def tail(self, lines: int = 40) -> str:
-        out = []
-        for path in sorted(self.logdir.glob("*.log")):
-            text = path.read_text(errors="replace").splitlines()[-lines:]
-            out.append(f"--- {path.name}\n" + "\n".join(text))
-        return "\n".join(out)

@@ -60,34 +60,31 @@ def assert_nothing_lost(
         assert len(pages) >= states["completed"]
 
 
-def test_sigkill_random_workers_during_a_300_item_pipeline(
+@pytest.mark.slow
+def test_sigkill_random_workers_during_a_1000_item_pipeline(
     stack_runtime: Runtime,
     procs: Processes,
     page_server: PageServer,
     notion: NotionServer,
 ) -> None:
-    total = 300
+    """A SIGKILL storm through the whole run: a random worker every 1-2 s, at least 10 and up to 40
+    kills, each replaced. Not one item lost, not one Notion page twice; a kill is the only failure."""
+    total = 1000
     task_id = submit_pipeline(stack_runtime, page_server, notion, total)
     procs.reconciler()
-    workers = [
-        procs.worker(stage)
-        for stage in ("parsing", "parsing", "ai", "ai", "notion", "notion")
-    ]
-    stages = {
-        w.pid: stage
-        for w, stage in zip(
-            workers, ("parsing", "parsing", "ai", "ai", "notion", "notion"), strict=True
-        )
-    }
+    layout = ("parsing", "parsing", "ai", "ai", "notion", "notion")
+    workers = [procs.worker(stage) for stage in layout]
+    stages = {w.pid: stage for w, stage in zip(workers, layout, strict=True)}
     rng = random.Random(9)
     kills = 0
-    deadline = time.monotonic() + 150
+    # a hang guard, not a speed figure (bench/worker has those): far above a quiet run's time
+    deadline = time.monotonic() + 600
     while not is_finished(stack_runtime, task_id, total):
         assert time.monotonic() < deadline, (
             f"not finished: {item_states(stack_runtime, task_id)}\n{procs.tail()}"
         )
-        time.sleep(rng.uniform(0.5, 1.5))
-        if kills < 20:
+        time.sleep(rng.uniform(1.0, 2.0))
+        if kills < 40:
             victim = rng.choice(workers)
             stage = stages.pop(victim.pid)
             procs.kill(victim)

@@ -89,7 +89,9 @@ class TestPermanentErrors:
         self, redis: Redis, notion_server: NotionServer
     ) -> None:
         with pytest.raises(PermanentError) as caught:
-            make_api(redis, notion_server).retrieve_database("0000")
+            make_api(redis, notion_server).retrieve_database(
+                "0" * 32
+            )  # unknown, well-formed
         assert caught.value.code == "notion_object_not_found"
         assert "shared with your integration" in caught.value.message
 

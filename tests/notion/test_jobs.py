@@ -225,7 +225,8 @@ class TestFailures:
     def test_unknown_database_is_permanent(self, runtime: Runtime) -> None:
         ai_ids = create_ai_contents(runtime, ["https://example.com/nowhere"])
         [item] = run_items(
-            runtime, submit_notion_task(runtime, ai_ids, "no-such-database")
+            runtime,
+            submit_notion_task(runtime, ai_ids, "0" * 32),  # well-formed, unknown
         )
         assert item.status == "failed"
         assert item.error_code == "notion_object_not_found"
@@ -265,9 +266,10 @@ class TestFailures:
         assert expected in (item.error_message or "")
         assert notion_server.state.requests["POST pages"] == 0
 
-    def test_wrong_value_inside_a_known_property_fails_with_notions_message(
+    def test_wrong_value_inside_a_known_property_fails_before_notion_is_asked(
         self, runtime: Runtime, notion_server: NotionServer, notion_database: Database
     ) -> None:
+        # gleaner.notion_rules knows Notion's rules, so the request Notion would refuse is never sent
         ai_ids = create_ai_contents(runtime, ["https://example.com/rating"])
         task_id = submit_notion_task(
             runtime,
@@ -277,9 +279,9 @@ class TestFailures:
         )
         [item] = run_items(runtime, task_id)
         assert item.status == "failed"
-        assert item.error_code == "notion_validation_error"
-        assert "should be a number" in (item.error_message or "")
-        assert notion_import(runtime, _import_id(runtime)).state == "failed"
+        assert item.error_code == "notion_invalid_properties"
+        assert "must be a number" in (item.error_message or "")
+        assert notion_server.state.requests["POST pages"] == 0
         assert notion_server.pages_by_url() == {}
 
 
@@ -310,7 +312,7 @@ class TestDryRun:
         task_id = submit_notion_task(
             dry_runtime,
             ai_ids,
-            "db-dry",
+            "0123456789abcdef0123456789abcdef",
             properties={"Tags": {"multi_select": [{"name": "x"}]}},
         )
         [item] = run_items(dry_runtime, task_id)

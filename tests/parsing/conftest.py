@@ -15,8 +15,8 @@ from typing import Any
 import httpcore
 import pytest
 
-from gleaner_parsing.addresses import AddressPolicy
-from gleaner_parsing.fetcher import Fetcher, FetchLimits, GuardedBackend
+from gleaner.addresses import AddressPolicy, GuardedBackend
+from gleaner_parsing.fetcher import Fetcher, FetchLimits
 from tests.parsing.server import PageServer
 
 

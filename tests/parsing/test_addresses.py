@@ -2,7 +2,7 @@ import ipaddress
 
 import pytest
 
-from gleaner_parsing.addresses import (
+from gleaner.addresses import (
     AddressPolicy,
     AllowEntry,
     BlockedAddress,

@@ -14,8 +14,9 @@ import httpcore
 import httpx
 import pytest
 
+from gleaner.addresses import install_backend
 from gleaner.errors import PermanentError, RetryableError
-from gleaner_parsing.fetcher import Fetcher, install_backend
+from gleaner_parsing.fetcher import Fetcher
 from tests.parsing import pages
 from tests.parsing.conftest import LoopbackOnlyBackend, TableResolver
 from tests.parsing.server import PageServer

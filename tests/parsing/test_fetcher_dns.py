@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
+from gleaner.addresses import AddressPolicy, GuardedBackend
 from gleaner.errors import RetryableError
-from gleaner_parsing.addresses import AddressPolicy
-from gleaner_parsing.fetcher import Fetcher, FetchLimits, GuardedBackend
+from gleaner_parsing.fetcher import Fetcher, FetchLimits
 from tests.parsing.conftest import LoopbackOnlyBackend
 from tests.parsing.server import PageServer
 

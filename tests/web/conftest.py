@@ -10,7 +10,12 @@ from playwright.sync_api import Browser, sync_playwright
 
 from gleaner.apikeys import create_api_key
 from gleaner.db import make_engine, make_sessionmaker, session_scope
-from tests.stack import ROOT, LocalStack, PageServer
+from tests import stack as harness
+from tests.stack import ROOT, LocalStack
+
+# the shared stack fixtures (tests.stack): one page server and one stack per module
+pages = harness.pages
+stack = harness.stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -45,26 +50,10 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def pages() -> Iterator[PageServer]:
-    server = PageServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def stack(
-    tmp_path_factory: pytest.TempPathFactory, pages: PageServer
-) -> Iterator[LocalStack]:
-    local = LocalStack(tmp_path_factory.mktemp("stack"), pages).start()
-    yield local
-    local.stop()
-
-
-@pytest.fixture(scope="module")
 def api_key(stack: LocalStack) -> str:
     engine = make_engine(stack.env["GLEANER_DATABASE_URL"])
     with session_scope(make_sessionmaker(engine)) as session:
-        _, key = create_api_key(session, "web", "alice")
+        _, key = create_api_key(session, "web", "alice", operator=True)
     engine.dispose()
     stack.wait_ready(key)
     return key

@@ -150,3 +150,21 @@ class TestSchedules:
         expect(row.get_by_role("button", name="Resume")).to_be_visible()
         expect(row).to_contain_text("paused")
         page.screenshot(path=str(artifacts / "schedules.png"), full_page=True)
+
+
+class TestWebhooks:
+    def test_add_shows_the_secret_once_and_lists_it(
+        self, page: Page, api_key: str, artifacts: Path
+    ) -> None:
+        save_key(page, api_key)
+        page.get_by_label("Receiver URL").fill("http://10.0.0.1/hook")
+        page.get_by_role("button", name="Add webhook").click()
+        expect(page.locator("#webhook-status")).to_contain_text("invalid_webhook_url")
+        page.get_by_label("Receiver URL").fill("https://hooks.example.org/web")
+        page.get_by_label("also per item").check()
+        page.get_by_role("button", name="Add webhook").click()
+        expect(page.locator("#webhook-status")).to_contain_text("whsec_")
+        row = page.locator("#webhooks-table tbody tr", has_text="hooks.example.org/web")
+        expect(row).to_contain_text("every task, per item")
+        expect(row).to_contain_text("none yet")
+        page.screenshot(path=str(artifacts / "webhooks.png"), full_page=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,12 +20,24 @@ def hash_key(key: str) -> str:
 
 
 def create_api_key(
-    session: Session, name: str, owner: str, key: str | None = None
+    session: Session,
+    name: str,
+    owner: str,
+    key: str | None = None,
+    *,
+    operator: bool = False,
 ) -> tuple[ApiKey, str]:
-    """A new key for `owner`; returns the row and the plaintext key (shown once, never stored)."""
+    """A new key for `owner`; returns the row and the plaintext key (shown once, never stored).
+
+    An operator key may also read every tenant's queue and worker figures (/api/monitoring).
+    """
     plaintext = key or KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(
-        name=name, owner=owner, key_hash=hash_key(plaintext), prefix=plaintext[:8]
+        name=name,
+        owner=owner,
+        key_hash=hash_key(plaintext),
+        prefix=plaintext[:8],
+        is_operator=operator,
     )
     session.add(row)
     session.flush()
@@ -32,16 +45,27 @@ def create_api_key(
 
 
 def ensure_api_key(session: Session, name: str, owner: str, key: str) -> None:
-    """Register a key given from outside (a Kubernetes Secret) if it is not known yet."""
+    """Register a key given from outside (a Kubernetes Secret) if it is not known yet.
+
+    It is the deployer's own first key, so it is an operator key.
+    """
     if (
         session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(key)))
         is None
     ):
-        create_api_key(session, name, owner, key)
+        create_api_key(session, name, owner, key, operator=True)
 
 
-def owner_for_key(session: Session, key: str) -> str | None:
-    """The owner of a valid, unrevoked key, or None."""
+@dataclass(frozen=True)
+class Caller:
+    """Who a valid key speaks for."""
+
+    owner: str
+    is_operator: bool = False
+
+
+def caller_for_key(session: Session, key: str) -> Caller | None:
+    """The owner (and operator flag) of a valid, unrevoked key, or None."""
     row = session.scalar(
         select(ApiKey).where(
             ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)
@@ -55,4 +79,4 @@ def owner_for_key(session: Session, key: str) -> str | None:
         session.execute(
             update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now)
         )
-    return row.owner
+    return Caller(row.owner, row.is_operator)

@@ -108,6 +108,11 @@ class Unauthorized(GleanerError):
     status_code = 401
 
 
+class Forbidden(GleanerError):
+    code = "forbidden"
+    status_code = 403
+
+
 class ServiceUnavailable(GleanerError):
     """A dependency (Redis, the database) cannot be reached; the client should retry later."""
 

@@ -96,33 +96,37 @@ def with_database(runtime: Runtime, unit: Callable[[], T], bound: Any = log) -> 
 
 @tracing.traced_job  # tracing: the job's consumer span, in its item's trace
 def execute_item(stage: Stage, item_id: int, body: StageBody) -> dict[str, Any]:
-    """Run one item through `stage` exactly once, however often its job is delivered."""
+    """Run one item through `stage` exactly once, however often its job is delivered.
+
+    Two short transactions around the body: the claim (committed at once, so a worker that dies
+    mid-body leaves a running item the reconciler can see and recover), then the body's own writes
+    together with the item's move, its attempt's close and the task's counts.
+    """
     runtime = current()
     job = get_current_job()
     job_id = job.id if job is not None else None
     worker_name = getattr(job, "worker_name", None) if job is not None else None
-    bound = log.bind(stage=stage, item_id=item_id, job_id=job_id)
+    bound = _JobLog(stage, item_id, job_id)
 
-    def claim() -> tuple[TaskItem | None, float | None]:
-        with session_scope(runtime.sessions) as session:
-            item = items.start_item(session, item_id, job_id, worker_name)
-            return item, progress.seconds_since(
-                item.queued_at
-            ) if item is not None else None
+    def claim() -> items.Claim | None:
+        with runtime.engine.begin() as conn:
+            return items.claim_item(conn, item_id, job_id, worker_name)
 
-    claimed, wait = with_database(runtime, claim, bound)
+    claimed = with_database(runtime, claim, bound)
     if claimed is None:
         bound.info(
             "item_skipped",
             reason="not waiting for this job (done, cancelled or re-queued)",
         )
         return {"item_id": item_id, "stage": stage, "outcome": "skipped"}
-    metrics.observe_queue_wait(stage, wait)
+    metrics.observe_queue_wait(stage, progress.seconds_since(claimed.item.queued_at))
 
     started = time.monotonic()
-    outcome, follow_up, error = _run_body(runtime, stage, item_id, job_id, body, bound)
-    metrics.observe_item(stage, outcome, time.monotonic() - started, claimed.attempts)
-    tracing.annotate(attempt=claimed.attempts, outcome=outcome)  # tracing
+    outcome, follow_up, error = _run_body(runtime, stage, claimed, job_id, body, bound)
+    metrics.observe_item(
+        stage, outcome, time.monotonic() - started, claimed.item.attempts
+    )
+    tracing.annotate(attempt=claimed.item.attempts, outcome=outcome)  # tracing
     if follow_up is not None:
         if job is not None and follow_up.stage == stage:
             # a retry runs the very function this job ran (tests and custom jobs included)
@@ -133,24 +137,49 @@ def execute_item(stage: Stage, item_id: int, body: StageBody) -> dict[str, Any]:
     return {"item_id": item_id, "stage": stage, "outcome": outcome}
 
 
+class _JobLog:
+    """The job's log fields, bound only when a line is written (most jobs write one)."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, stage: Stage, item_id: int, job_id: str | None) -> None:
+        self.fields = {"stage": stage, "item_id": item_id, "job_id": job_id}
+
+    def debug(self, event: str, **kw: Any) -> None:
+        log.debug(event, **self.fields, **kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        log.info(event, **self.fields, **kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        log.warning(event, **self.fields, **kw)
+
+    def error(self, event: str, **kw: Any) -> None:
+        log.error(event, **self.fields, **kw)
+
+    def bind(self, **kw: Any) -> Any:
+        return log.bind(**self.fields, **kw)
+
+
 def _run_body(
     runtime: Runtime,
     stage: Stage,
-    item_id: int,
+    claimed: items.Claim,
     job_id: str | None,
     body: StageBody,
     bound: Any,
 ) -> tuple[str, ItemJob | None, BaseException | None]:
     """(outcome, job to enqueue after commit, error) for one attempt."""
+    item, task = claimed.item, claimed.task
+    item_id = item.id
     session = runtime.sessions()
     try:
-        item = session.get_one(TaskItem, item_id)
-        task = session.get_one(ProcessingTask, item.task_id)
         ctx = ItemContext(runtime, session, item, task, job_id, item.attempts, bound)
         if task.status == TaskStatus.CANCELLED:
             raise Cancelled("the task was cancelled")
         result = body(ctx) or {}
-        follow_up = items.complete_stage(session, item, job_id, result)
+        session.flush()
+        follow_up = items.complete_stage(session.connection(), claimed, job_id, result)
         session.commit()
         bound.info(
             "item_stage_completed", next_stage=follow_up.stage if follow_up else None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 from sqlalchemy import select
@@ -13,9 +16,16 @@ from gleaner.db import insert_ignoring_conflicts
 from gleaner.errors import InvalidRequest
 from gleaner.models import Link
 
+# A host after normalization (IDNA applied): DNS labels or an IPv4 literal; IPv6 is checked apart.
+_HOST = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
+
 
 def normalize_url(url: str, max_length: int) -> str:
-    """The canonical spelling of `url` (case, default port, percent-encoding, no fragment), or InvalidRequest."""
+    """The canonical spelling of `url` (case, default port, percent-encoding, no fragment), or InvalidRequest.
+
+    Everything a fetch would fail on is refused here, at submit: a host that cannot be one, a port that
+    is not a number from 1 to 65535, and user:password credentials (they would be stored and shown).
+    """
     raw = url.strip()
     if not raw:
         raise InvalidRequest("the URL is empty", code="invalid_url")
@@ -23,7 +33,13 @@ def normalize_url(url: str, max_length: int) -> str:
         raise InvalidRequest(
             f"the URL is longer than {max_length} characters", code="url_too_long"
         )
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+        port = parts.port  # ValueError when it is not a number from 0 to 65535
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"the URL cannot be read ({exc}): {raw[:100]!r}", code="invalid_url"
+        ) from exc
     if parts.scheme.lower() not in ("http", "https"):
         raise InvalidRequest(
             f"only http and https URLs can be fetched, not {raw[:100]!r}",
@@ -31,21 +47,68 @@ def normalize_url(url: str, max_length: int) -> str:
         )
     if not parts.hostname:
         raise InvalidRequest(f"the URL has no host: {raw[:100]!r}", code="invalid_url")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidRequest(
+            "the URL carries credentials (user:password@); they are never stored, remove them",
+            code="url_has_credentials",
+        )
+    if port == 0:
+        raise InvalidRequest(f"port 0 in {raw[:100]!r}", code="invalid_url")
     try:
         normalized = url_normalize(raw)
     except (ValueError, UnicodeError) as exc:
         raise InvalidRequest(
             f"the URL cannot be read: {exc}", code="invalid_url"
         ) from exc
-    if not normalized:
+    host = urlsplit(normalized or "").hostname or ""
+    if not normalized or not (_HOST.fullmatch(host) or _is_ipv6(host)):
         raise InvalidRequest(
-            f"the URL cannot be read: {raw[:100]!r}", code="invalid_url"
+            f"the URL's host is not a host name or address: {raw[:100]!r}",
+            code="invalid_url",
         )
     return urldefrag(normalized).url
 
 
+def _is_ipv6(host: str) -> bool:
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def normalize_urls(urls: Sequence[str], max_length: int, field: str) -> list[str]:
+    """Every URL normalized, or one InvalidRequest listing each bad one with its index in `field`."""
+    normalized: list[str] = []
+    problems: list[dict[str, Any]] = []
+    for index, url in enumerate(urls):
+        try:
+            normalized.append(normalize_url(url, max_length))
+        except InvalidRequest as exc:
+            problems.append(
+                {
+                    "location": ["body", field, index],
+                    "message": exc.message,
+                    "type": exc.code,
+                }
+            )
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InvalidRequest(
+            f"{field}[{first['location'][2]}]: {first['message']}{more}",
+            code=str(first["type"]),
+            details=problems,
+        )
+    return normalized
+
+
 def get_or_create_links(
-    session: Session, owner: str, urls: Sequence[str], max_length: int
+    session: Session,
+    owner: str,
+    urls: Sequence[str],
+    max_length: int,
+    field: str = "urls",
 ) -> tuple[list[Link], int]:
     """One Link per distinct normalized URL, in first-seen order, and how many were new.
 
@@ -53,8 +116,10 @@ def get_or_create_links(
     requests racing to save the same URL meet at the unique constraint, and both get the one row.
     """
     wanted: dict[str, str] = {}
-    for url in urls:
-        wanted.setdefault(normalize_url(url, max_length), url.strip())
+    for url, normalized in zip(
+        urls, normalize_urls(urls, max_length, field), strict=True
+    ):
+        wanted.setdefault(normalized, url.strip())
     if not wanted:
         return [], 0
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -54,6 +55,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+"""Ids and the columns that point at them: 64-bit on PostgreSQL; on SQLite an INTEGER primary key is
+already a 64-bit rowid (and BIGINT would stop it from autoincrementing)."""
 
 
 class Base(DeclarativeBase):
@@ -127,7 +133,7 @@ class Link(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     owner: Mapped[str] = mapped_column(String(100), index=True)
     url: Mapped[str] = mapped_column(Text)
     normalized_url: Mapped[str] = mapped_column(String(2048))
@@ -143,9 +149,9 @@ class ParsedContent(Base):
 
     __tablename__ = "parsed_contents"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     link_id: Mapped[int] = mapped_column(
-        ForeignKey("links.id", ondelete="CASCADE"), unique=True
+        BigId, ForeignKey("links.id", ondelete="CASCADE"), unique=True
     )
     final_url: Mapped[str] = mapped_column(Text)  # after redirects
     canonical_url: Mapped[str | None] = mapped_column(Text)
@@ -166,12 +172,22 @@ class ParsedContent(Base):
 
 
 class AIModel(Base):
-    """A configured AI provider and model; the default one serves requests that name none."""
+    """A configured AI provider and model; the default one serves requests that name none.
+
+    `owner` None is an operator's model (seeded, or `python -m gleaner_api models create`): every
+    tenant may use it, and only it may be sent the server's GLEANER_OPENAI_API_KEY. A tenant's model is
+    seen and used by that tenant alone, carries its own key (Fernet-encrypted, never returned) and is
+    the tenant's default at most: defaults are per owner, an operator default serves the rest.
+    """
 
     __tablename__ = "ai_models"
+    __table_args__ = (
+        UniqueConstraint("owner", "name", name="uq_ai_models_owner_name"),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(100))
     provider: Mapped[str] = mapped_column(String(32))  # "offline" | "openai"
     model: Mapped[str] = mapped_column(
         String(200), default=""
@@ -181,7 +197,12 @@ class AIModel(Base):
     )  # openai-compatible endpoint; None = settings
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     is_default: Mapped[bool] = mapped_column(default=False)
+    api_key_encrypted: Mapped[str | None] = mapped_column(Text)  # gleaner.secrets
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def has_api_key(self) -> bool:
+        return self.api_key_encrypted is not None
 
 
 class AIProcessedContent(Base):
@@ -196,11 +217,11 @@ class AIProcessedContent(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     parsed_content_id: Mapped[int] = mapped_column(
-        ForeignKey("parsed_contents.id", ondelete="CASCADE")
+        BigId, ForeignKey("parsed_contents.id", ondelete="CASCADE")
     )
-    model_id: Mapped[int] = mapped_column(ForeignKey("ai_models.id"))
+    model_id: Mapped[int] = mapped_column(BigId, ForeignKey("ai_models.id"))
     summary: Mapped[str | None] = mapped_column(Text)
     keywords: Mapped[list[Any]] = mapped_column(default=list)
     insights: Mapped[list[Any]] = mapped_column(default=list)
@@ -220,9 +241,9 @@ class NotionImport(Base):
 
     __tablename__ = "notion_imports"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ai_content_id: Mapped[int] = mapped_column(
-        ForeignKey("ai_processed_contents.id", ondelete="CASCADE")
+        BigId, ForeignKey("ai_processed_contents.id", ondelete="CASCADE")
     )
     database_id: Mapped[str] = mapped_column(String(64))
     # sha256(database id, source URL): the same article filed twice in one database is one page.
@@ -257,7 +278,7 @@ class ProcessingTask(Base):
     __tablename__ = "processing_tasks"
     __table_args__ = (Index("ix_processing_tasks_owner_status", "owner", "status"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     owner: Mapped[str] = mapped_column(String(100))
     type: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(20), default=TaskStatus.QUEUED)
@@ -322,9 +343,9 @@ class TaskItem(Base):
         Index("ix_task_items_status_stage", "status", "stage"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     task_id: Mapped[int] = mapped_column(
-        ForeignKey("processing_tasks.id", ondelete="CASCADE")
+        BigId, ForeignKey("processing_tasks.id", ondelete="CASCADE")
     )
     item_id: Mapped[int] = mapped_column(BigInteger)
     item_type: Mapped[str] = mapped_column(String(20))
@@ -339,16 +360,16 @@ class TaskItem(Base):
         String(200)
     )  # who runs it now (heartbeat key)
     link_id: Mapped[int | None] = mapped_column(
-        ForeignKey("links.id", ondelete="SET NULL")
+        BigId, ForeignKey("links.id", ondelete="SET NULL")
     )
     parsed_content_id: Mapped[int | None] = mapped_column(
-        ForeignKey("parsed_contents.id", ondelete="SET NULL")
+        BigId, ForeignKey("parsed_contents.id", ondelete="SET NULL")
     )
     ai_content_id: Mapped[int | None] = mapped_column(
-        ForeignKey("ai_processed_contents.id", ondelete="SET NULL")
+        BigId, ForeignKey("ai_processed_contents.id", ondelete="SET NULL")
     )
     notion_import_id: Mapped[int | None] = mapped_column(
-        ForeignKey("notion_imports.id", ondelete="SET NULL")
+        BigId, ForeignKey("notion_imports.id", ondelete="SET NULL")
     )
     # when it was queued, or for a delayed retry when it is due (in the future while it waits)
     queued_at: Mapped[datetime | None] = mapped_column()
@@ -367,9 +388,10 @@ class TaskDependency(Base):
     __tablename__ = "task_dependencies"
 
     task_id: Mapped[int] = mapped_column(
-        ForeignKey("processing_tasks.id", ondelete="CASCADE"), primary_key=True
+        BigId, ForeignKey("processing_tasks.id", ondelete="CASCADE"), primary_key=True
     )
     parent_id: Mapped[int] = mapped_column(
+        BigId,
         ForeignKey("processing_tasks.id", ondelete="CASCADE"),
         primary_key=True,
         index=True,
@@ -382,9 +404,9 @@ class ItemAttempt(Base):
     __tablename__ = "item_attempts"
     __table_args__ = (Index("ix_item_attempts_stage_finished", "stage", "finished_at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     item_id: Mapped[int] = mapped_column(
-        ForeignKey("task_items.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("task_items.id", ondelete="CASCADE"), index=True
     )
     stage: Mapped[str] = mapped_column(String(16))
     number: Mapped[int] = mapped_column(Integer)
@@ -412,7 +434,7 @@ class Schedule(Base):
 
     __tablename__ = "schedules"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     owner: Mapped[str] = mapped_column(String(100), index=True)
     name: Mapped[str] = mapped_column(String(100))
     cron: Mapped[str | None] = mapped_column(String(120))
@@ -427,7 +449,7 @@ class Schedule(Base):
     )  # None while paused
     last_fired_at: Mapped[datetime | None] = mapped_column()
     last_outcome: Mapped[str | None] = mapped_column(String(16))  # created | failed
-    last_task_id: Mapped[int | None] = mapped_column(Integer)
+    last_task_id: Mapped[int | None] = mapped_column(BigId)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -441,20 +463,74 @@ class ScheduleFiring(Base):
         UniqueConstraint("schedule_id", "tick_at", name="uq_schedule_firings_tick"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     schedule_id: Mapped[int] = mapped_column(
-        ForeignKey("schedules.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("schedules.id", ondelete="CASCADE"), index=True
     )
     tick_at: Mapped[datetime] = (
         mapped_column()
     )  # the due time it fired for (now, for run-now)
     manual: Mapped[bool] = mapped_column(default=False)  # run now
     task_id: Mapped[int | None] = mapped_column(
-        ForeignKey("processing_tasks.id", ondelete="SET NULL")
+        BigId, ForeignKey("processing_tasks.id", ondelete="SET NULL")
     )
     outcome: Mapped[str] = mapped_column(String(16))  # created | failed
     error: Mapped[str | None] = mapped_column(Text)
     fired_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- webhooks ---------------------------------------------------------------------------------------
+
+
+class WebhookEndpoint(Base):
+    """Where an owner's task (and, with per_item, item) ends are POSTed, signed (gleaner.webhooks)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    # The signing key, shown once at creation; kept because signing needs it (as Standard Webhooks does).
+    secret: Mapped[str] = mapped_column(String(100))
+    task_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("processing_tasks.id", ondelete="CASCADE")
+    )  # only this task's events; None: every task of the owner
+    per_item: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column()  # the receiver answered 410
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint, with every attempt in `log`; unique per endpoint and event."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint(
+            "endpoint_id", "event_key", name="uq_webhook_deliveries_event"
+        ),
+        Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    event_key: Mapped[str] = mapped_column(
+        String(100)
+    )  # task:<id>:<retry> | item:<id>:<ended ms>
+    event: Mapped[str] = mapped_column(String(32))  # task.ended | item.ended
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending|delivered|failed|disabled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    log: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()
 
 
 # --- auth -------------------------------------------------------------------------------------------
@@ -465,13 +541,15 @@ class ApiKey(Base):
 
     __tablename__ = "api_keys"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     owner: Mapped[str] = mapped_column(String(100), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(
         String(16)
     )  # the first characters, to tell keys apart
+    # Operators see every tenant's queue and worker figures (/api/monitoring/{queues,workers}).
+    is_operator: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()

@@ -15,6 +15,8 @@ from typing import Any
 
 from redis import Redis
 
+from gleaner.notion_rules import value_problems
+
 SCHEMA_KEY = "gleaner:notion:schema:{database_id}"
 
 DEFAULT_SCHEMA_TTL = 300
@@ -89,8 +91,9 @@ def check_properties(
 ) -> list[str]:
     """Problems with user-supplied page property values, one readable line each (empty when fine).
 
-    Without a schema only the shape is checked: each value must be one Notion property value such as
-    `{"multi_select": [{"name": "Important"}]}`.
+    Each value must be one Notion property value such as `{"multi_select": [{"name": "Important"}]}`
+    that Notion's documented rules accept (gleaner.notion_rules); with a schema, also a property of the
+    database with that type.
     """
     problems: list[str] = []
     for name, value in properties.items():
@@ -105,6 +108,7 @@ def check_properties(
                 f"property {name!r}: {given!r} is not a type a page can be created with"
             )
             continue
+        problems += value_problems(name, given, value)
         if schema is None:
             continue
         expected = schema.properties.get(name)

@@ -29,11 +29,9 @@ PRIORITIES: tuple[Priority, ...] = ("high", "normal", "low")
 
 PIPELINE_STAGES: tuple[Stage, ...] = ("parsing", "ai", "notion")
 
-DEFAULT_RESULT_TTL = 3600
-"""Seconds RQ keeps a finished job's hash (what rq-dashboard shows as finished)."""
-
-DEFAULT_FAILURE_TTL = 7 * 24 * 3600
-"""Seconds RQ keeps a failed job in its failed registry; SQL keeps the item's reason for good."""
+DEFAULT_RESULT_TTL = 0
+"""Seconds RQ keeps a finished stage job's hash: none, SQL keeps every result (the item, its attempts);
+a finished job is deleted in the same pipeline that files it, instead of being stored and expired."""
 
 CANCEL_KEY = "gleaner:task:{task_id}:cancelled"
 """Redis flag set when a task is cancelled, so a running job's checkpoints need not query SQL."""
@@ -139,8 +137,16 @@ def rq_queue(redis: Redis, name: str, *, is_async: bool = True) -> Queue:
     return Queue(name, connection=redis, is_async=is_async)
 
 
+def register_lanes(redis: Redis, names: Sequence[str] = ALL_QUEUE_NAMES) -> None:
+    """Put lanes in RQ's set of queues, which a queue otherwise joins only with its first job:
+    `rq info` and rq-dashboard list only those queues, and only the workers of listed queues."""
+    prefix = Queue.redis_queue_namespace_prefix
+    redis.sadd(Queue.redis_queues_keys, *(f"{prefix}{name}" for name in names))
+
+
 def worker_queues(redis: Redis, stage: Stage) -> list[Queue]:
     """What a stage's worker listens to, in the order it drains them: high lane first, low last."""
+    register_lanes(redis, QUEUES[stage].lanes)  # listed by RQ's tools from the start
     return [rq_queue(redis, name) for name in QUEUES[stage].lanes]
 
 
@@ -226,7 +232,9 @@ def _job_options(
         "job_id": job.job_id,
         timeout_key: settings.timeout(job.stage),
         "result_ttl": DEFAULT_RESULT_TTL,
-        "failure_ttl": DEFAULT_FAILURE_TTL,
+        # SQL keeps every attempt's error (ItemAttempt); Redis keeps a failed job (and its
+        # traceback, ~5 KB) only long enough to look at it with RQ's tools.
+        "failure_ttl": settings.JOB_FAILURE_TTL_SECONDS,
         "meta": {
             "task_id": job.task_id,
             "item_id": job.item_id,
@@ -246,6 +254,10 @@ def cancel_jobs(redis: Redis, task_id: int, job_ids: Iterable[str]) -> None:
             Job.fetch(job_id, connection=redis).cancel()
         except (NoSuchJobError, InvalidJobOperation):
             continue  # gone already, or running: its checkpoint and guarded writes handle it
+        except ValueError:
+            # RQ 2.12 raises this when the job's execution ended between the fetch and the cancel
+            # ("Execution … not found in Redis"): the job is no longer waiting, nothing to take out.
+            continue
 
 
 def clear_cancel_flag(redis: Redis, task_id: int) -> None:

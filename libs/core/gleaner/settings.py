@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     PARSING_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=20)
     AI_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=20)
     NOTION_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=20)
+    # Seconds a failed job stays in RQ's failed registry (with its traceback). Failure details live in
+    # SQL for good; Redis holds only what is in flight (64,000 failed jobs kept 7 days took 329 MB).
+    JOB_FAILURE_TTL_SECONDS: int = Field(default=900, ge=1)
     # Backoff per stage (gleaner.retries): "fixed" uses *_RETRY_DELAYS (today's behaviour); "exponential"
     # waits BASE × 2^(attempt-1), capped at MAX, minus up to JITTER of it at random. *_RETRY_ON lists the
     # error codes that are retried (empty: every retryable error, as today).
@@ -107,6 +110,19 @@ class Settings(BaseSettings):
     # items then carry a trace_url that the web page and CLI show as a "trace" link. Tracing itself is
     # switched on by the standard OTEL_* variables (gleaner.tracing).
     TRACE_URL: str = ""
+
+    # --- webhooks (gleaner.webhooks): delivered by the reconciler pods, through the SSRF guard ----------
+    WEBHOOK_TIMEOUT_SECONDS: float = Field(
+        default=10.0, gt=0
+    )  # per attempt; then it counts as failed
+    WEBHOOK_MAX_ATTEMPTS: int = Field(default=8, ge=1, le=50)
+    WEBHOOK_RETRY_BASE_SECONDS: float = Field(
+        default=10.0, ge=0
+    )  # doubles per attempt, with jitter
+    WEBHOOK_RETRY_MAX_SECONDS: float = Field(default=3600.0, ge=0)
+    WEBHOOK_ALLOWED_PORTS: Annotated[list[int], NoDecode] = [80, 443]
+    # CIDRs or exact address:port reachable although private (a known internal receiver); empty: none.
+    WEBHOOK_ALLOW_NETWORKS: Annotated[list[str], NoDecode] = []
 
     # --- retention (the CronJob runs `python -m gleaner_api retention`) ----------------------------------
     RETENTION_COMPLETED_DAYS: int = Field(default=7, ge=1)
@@ -161,6 +177,9 @@ class Settings(BaseSettings):
     OPENAI_CONTEXT_TOKENS: int = Field(default=16000, ge=1000)
     AI_REQUESTS_PER_MINUTE: float = Field(default=500.0, gt=0)
     AI_TOKENS_PER_MINUTE: float = Field(default=200000.0, gt=0)
+    # Fernet key(s) encrypting tenants' own provider keys (gleaner.secrets); comma-separated, newest
+    # first. Unset: tenants cannot store a key (their models may still point at a keyless server).
+    MODEL_KEYS_ENCRYPTION_KEY: SecretStr | None = None
     SUMMARY_SENTENCES: int = Field(default=5, ge=1, le=50)
     KEYWORDS_MAX: int = Field(default=10, ge=1, le=100)
 
@@ -183,6 +202,8 @@ class Settings(BaseSettings):
         "NOTION_RETRY_ON",
         "FETCH_ALLOWED_PORTS",
         "FETCH_ALLOW_NETWORKS",
+        "WEBHOOK_ALLOWED_PORTS",
+        "WEBHOOK_ALLOW_NETWORKS",
         mode="before",
     )
     @classmethod

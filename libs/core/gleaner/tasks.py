@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Connection, Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from gleaner import tracing
@@ -114,45 +114,85 @@ def create_task(
 
 
 def count_item(session: Session, task_id: int, status: ItemStatus, by: int = 1) -> None:
-    """Add `by` to the task's count for `status`, then derive the task's status from the new counts."""
-    column = _COUNT_COLUMN[status]
-    session.execute(
-        update(ProcessingTask)
-        .where(ProcessingTask.id == task_id)
-        .values({column: column + by})
+    """Add `by` to the task's count for `status`, and derive the task's status from the new counts."""
+    count_item_on(session.connection(), task_id, status, by)
+
+
+def count_item_on(
+    conn: Connection, task_id: int, status: ItemStatus, by: int = 1
+) -> None:
+    """count_item on a Connection: one UPDATE that adds and derives the status from the sums it writes
+    (SET expressions read the row as it was, on SQLite and PostgreSQL alike)."""
+    conn.execute(
+        _COUNT_STATEMENTS[status], {"b_task": task_id, "b_by": by, "b_now": utcnow()}
     )
-    refresh_task_status(session, task_id)
 
 
 def refresh_task_status(session: Session, task_id: int) -> None:
     """Set the task's status from its counts (one UPDATE that reads the row it writes)."""
     t = ProcessingTask
-    finished = t.completed_items + t.failed_items + t.cancelled_items
-    now = utcnow()
-    done = finished >= t.total_items
     session.execute(
         update(t)
         .where(t.id == task_id)
         .values(
-            status=case(
-                (t.status == TaskStatus.CANCELLED, TaskStatus.CANCELLED),
-                (
-                    done & (t.failed_items == 0) & (t.cancelled_items == 0),
-                    TaskStatus.COMPLETED,
-                ),
-                (
-                    done & (t.completed_items == 0) & (t.failed_items > 0),
-                    TaskStatus.FAILED,
-                ),
-                (done & (t.cancelled_items == t.total_items), TaskStatus.CANCELLED),
-                (done, TaskStatus.PARTIALLY_FAILED),
-                (t.started_at.is_(None), TaskStatus.QUEUED),
-                else_=TaskStatus.RUNNING,
-            ),
-            completed_at=case((done, func.coalesce(t.completed_at, now)), else_=None),
-            updated_at=now,
+            _derived_status(
+                t.completed_items, t.failed_items, t.cancelled_items, utcnow()
+            )
         )
     )
+
+
+def _derived_status(
+    completed: Any, failed: Any, cancelled: Any, now: Any
+) -> dict[str, Any]:
+    """The status, completed_at and updated_at values that follow from these counts."""
+    t = ProcessingTask
+    done = completed + failed + cancelled >= t.total_items
+    return {
+        "status": case(
+            (t.status == TaskStatus.CANCELLED, TaskStatus.CANCELLED),
+            (done & (failed == 0) & (cancelled == 0), TaskStatus.COMPLETED),
+            (done & (completed == 0) & (failed > 0), TaskStatus.FAILED),
+            (done & (cancelled == t.total_items), TaskStatus.CANCELLED),
+            (done, TaskStatus.PARTIALLY_FAILED),
+            (t.started_at.is_(None), TaskStatus.QUEUED),
+            else_=TaskStatus.RUNNING,
+        ),
+        "completed_at": case((done, func.coalesce(t.completed_at, now)), else_=None),
+        "updated_at": now,
+    }
+
+
+def _count_statement(status: ItemStatus) -> Any:
+    t = cast(Table, ProcessingTask.__table__)
+    by: Any = bindparam("b_by")
+    counts = {
+        name: t.c[name] + by if column is _COUNT_COLUMN[status] else t.c[name]
+        for name, column in (
+            ("completed_items", ProcessingTask.completed_items),
+            ("failed_items", ProcessingTask.failed_items),
+            ("cancelled_items", ProcessingTask.cancelled_items),
+        )
+    }
+    changed = _COUNT_COLUMN[status].key
+    return (
+        update(t)
+        .where(t.c.id == bindparam("b_task"))
+        .values(
+            {
+                changed: counts[changed],
+                **_derived_status(
+                    counts["completed_items"],
+                    counts["failed_items"],
+                    counts["cancelled_items"],
+                    bindparam("b_now"),
+                ),
+            }
+        )
+    )
+
+
+_COUNT_STATEMENTS = {status: _count_statement(status) for status in _COUNT_COLUMN}
 
 
 # --- whole-task actions -----------------------------------------------------------------------------

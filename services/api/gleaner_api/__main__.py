@@ -1,4 +1,4 @@
-"""`python -m gleaner_api [serve|migrate|reconcile|schedule|retention|standalone|keys create]`.
+"""`python -m gleaner_api [serve|migrate|reconcile|schedule|retention|standalone|keys create|models create]`.
 
 The API server and the admin commands that need only the core: the API image runs them all
 (migrations as a Helm hook, retention as a CronJob, the reconciler as its own Deployment).
@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from gleaner import tracing
+from gleaner.aimodels import create_operator_model
 from gleaner.apikeys import create_api_key
 from gleaner.db import migrate, session_scope
 from gleaner.logs import configure_logging
@@ -43,18 +44,22 @@ def run_migrations(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def reconcile(settings: Settings, _args: argparse.Namespace) -> int:
+    from gleaner.deliveries import Deliverer
     from gleaner.reconciler import run
     from gleaner_api.scheduler import Scheduler
 
-    # Every reconciler replica also fires schedules: the SQL claim, not the leader lease, decides.
+    # Every reconciler replica also fires schedules and delivers webhooks: SQL claims, not the leader
+    # lease, decide which replica does what, so a replica dying mid-way only delays it.
     runtime = Runtime.start(settings)
-    scheduler = Scheduler(runtime)
-    thread = scheduler.start_thread()
+    loops: list[Scheduler | Deliverer] = [Scheduler(runtime), Deliverer(runtime)]
+    threads = [loop.start_thread() for loop in loops]
     try:
         return run(settings)
     finally:
-        scheduler.stop.set()
-        thread.join(timeout=10)
+        for loop in loops:
+            loop.stop.set()
+        for thread in threads:
+            thread.join(timeout=settings.WEBHOOK_TIMEOUT_SECONDS + 5)
         runtime.close()
 
 
@@ -91,10 +96,30 @@ def create_key(settings: Settings, args: argparse.Namespace) -> int:
     runtime = Runtime.start(settings)
     with session_scope(runtime.sessions) as session:
         _, key = create_api_key(
-            session, args.name, args.owner or settings.BOOTSTRAP_OWNER
+            session,
+            args.name,
+            args.owner or settings.BOOTSTRAP_OWNER,
+            operator=args.operator,
         )
     runtime.close()
     sys.stdout.write(key + "\n")
+    return 0
+
+
+def create_model(settings: Settings, args: argparse.Namespace) -> int:
+    """An operator's model: every tenant may use it, and it is sent the server's own provider key."""
+    runtime = Runtime.start(settings)
+    with session_scope(runtime.sessions) as session:
+        model = create_operator_model(
+            session,
+            name=args.name,
+            provider=args.provider,
+            model=args.model,
+            base_url=args.base_url,
+            is_default=args.default,
+        )
+    runtime.close()
+    sys.stdout.write(f"{model.id}\n")
     return 0
 
 
@@ -156,7 +181,28 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--owner", default=None, help="default: GLEANER_BOOTSTRAP_OWNER"
     )
+    create.add_argument(
+        "--operator",
+        action="store_true",
+        help="may read every tenant's queue and worker figures",
+    )
     create.set_defaults(handler=create_key)
+    models = commands.add_parser("models", help="operator AI models").add_subparsers(
+        required=True
+    )
+    model = models.add_parser(
+        "create", help="an AI model every tenant may use; prints its id"
+    )
+    model.add_argument("--name", required=True)
+    model.add_argument("--provider", choices=("offline", "openai"), required=True)
+    model.add_argument("--model", default="", help="the provider's model name")
+    model.add_argument(
+        "--base-url", default=None, help="default: GLEANER_OPENAI_BASE_URL"
+    )
+    model.add_argument(
+        "--default", action="store_true", help="serve requests that name no model"
+    )
+    model.set_defaults(handler=create_model)
     return root
 
 

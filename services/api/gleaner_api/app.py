@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI, Response
+from redis.exceptions import RedisError
 
 from gleaner.apikeys import ensure_api_key
 from gleaner.db import session_scope
+from gleaner.deliveries import WebhookCollector
 from gleaner.metrics import exposition, make_registry
+from gleaner.queues import register_lanes
 from gleaner.runtime import Runtime, set_current
 from gleaner.schedules import ScheduleCollector
 from gleaner.settings import Settings, load_settings
+from gleaner_api.auth import AuthenticationMiddleware
 from gleaner_api.handlers import install_handlers
 from gleaner_api.routers import (
     ai_models,
@@ -24,8 +29,11 @@ from gleaner_api.routers import (
     stages,
     tasks,
     web,
+    webhooks,
 )
 from gleaner_api.tracing import instrument_app
+
+log = structlog.get_logger("gleaner.api")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -36,7 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runtime = runtime
         app.state.metrics = make_registry(runtime.redis, runtime.settings)
         app.state.metrics.register(ScheduleCollector(runtime.sessions))
+        app.state.metrics.register(WebhookCollector(runtime.sessions))
         set_current(runtime)  # eager mode runs jobs in this process
+        try:
+            register_lanes(runtime.redis)  # `rq info` shows every lane from the start
+        except RedisError as exc:
+            log.warning("lanes_not_registered", error=str(exc))
         key = runtime.settings.BOOTSTRAP_API_KEY
         if key is not None:
             with session_scope(runtime.sessions) as session:
@@ -58,11 +71,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_handlers(app)
     instrument_app(app)  # tracing: a server span per request, when tracing is on
+    app.add_middleware(AuthenticationMiddleware)  # before any route reads the body
     app.include_router(health.router)  # /healthz, /readyz
     app.include_router(links.router)  # /api/links
     app.include_router(pipelines.router)  # /api/pipelines
     app.include_router(tasks.router)  # /api/tasks
     app.include_router(schedules.router)  # /api/schedules
+    app.include_router(webhooks.router)  # /api/webhooks
     app.include_router(stages.parsing)  # /api/parsing/async
     app.include_router(stages.ai)  # /api/ai/async
     app.include_router(stages.notion)  # /api/notion/async

@@ -7,16 +7,26 @@ import inspect
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis import Redis
 from sqlalchemy.orm import Session
 
-from gleaner.apikeys import owner_for_key
-from gleaner.errors import Unauthorized
+from gleaner.apikeys import Caller
+from gleaner.errors import Forbidden
 from gleaner.runtime import Runtime
 from gleaner.settings import Settings
+from gleaner_api.auth import SCOPE_KEY, authenticate
+from gleaner_api.schemas import MAX_ID
+
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+"""An id in a path: 1 to 2^63-1 (SQL's 64-bit ids), else 422 naming the parameter."""
+
+MAX_PAGE = 10**9
+"""Pages past this would push the SQL offset out of a 64-bit integer; nobody pages that far."""
+
+PageQuery = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -84,25 +94,37 @@ _bearer = HTTPBearer(
 )
 
 
-def get_owner(
+def get_caller(
+    request: Request,
     runtime: RuntimeDep,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """Who is asking: the owner of the bearer key (every object is scoped to it)."""
-    if not runtime.settings.AUTH_ENABLED:
-        return runtime.settings.BOOTSTRAP_OWNER
-    if credentials is None:
-        raise Unauthorized(
-            "send an API key as `Authorization: Bearer <key>`", code="missing_api_key"
+) -> Caller:
+    """Who is asking. gleaner_api.auth decided it before the body was read; `credentials` is here so
+    the OpenAPI document shows the bearer scheme on every operation."""
+    caller: Caller | None = request.scope.get(SCOPE_KEY)
+    if caller is None:  # a route outside /api/: authenticate here
+        header = f"Bearer {credentials.credentials}" if credentials else None
+        caller = authenticate(runtime, header)
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_owner(caller: CallerDep) -> str:
+    """The owner every object the request touches is scoped to."""
+    return caller.owner
+
+
+def get_operator(caller: CallerDep) -> str:
+    """Only for operator keys (`keys create --operator`): figures that span every tenant."""
+    if not caller.is_operator:
+        raise Forbidden(
+            "queue and worker figures span every tenant: they need an operator key",
+            code="operator_only",
         )
-    owner = owner_for_key(session, credentials.credentials)
-    if owner is None:
-        raise Unauthorized(
-            "the API key is not valid or was revoked", code="invalid_api_key"
-        )
-    session.commit()
-    return owner
+    return caller.owner
 
 
 OwnerDep = Annotated[str, Depends(get_owner)]
+OperatorDep = Annotated[str, Depends(get_operator)]

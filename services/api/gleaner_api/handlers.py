@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gleaner.errors import GleanerError, ServiceUnavailable
+from gleaner.errors import GleanerError, ServiceUnavailable, Unauthorized
 
 log = structlog.get_logger("gleaner.api")
 
@@ -38,11 +38,15 @@ def error_response(
 
 async def _gleaner_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GleanerError)
-    headers = (
-        {"Retry-After": str(exc.retry_after)}
-        if isinstance(exc, ServiceUnavailable)
-        else None
-    )
+    headers = None
+    if isinstance(exc, ServiceUnavailable):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, Unauthorized):
+        # RFC 6750: a 401 says which scheme to use, and why the given credentials failed
+        invalid = exc.code == "invalid_api_key"
+        headers = {
+            "WWW-Authenticate": 'Bearer error="invalid_token"' if invalid else "Bearer"
+        }
     return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 ARTICLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "river-meadows": (
@@ -75,23 +75,23 @@ def render(name: str) -> bytes | None:
     ).encode()
 
 
-class SampleServer(ThreadingHTTPServer):
-    """`/<name>` for each of ARTICLES, on 127.0.0.1:<port>, in a daemon thread."""
+class LocalServer(ThreadingHTTPServer):
+    """An HTTP server on 127.0.0.1:<port> (0: any free one) in a daemon thread."""
 
     daemon_threads = True
 
-    def __init__(self, port: int) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
+    def __init__(self, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", port), handler)
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
     def port(self) -> int:
         return int(self.server_address[1])
 
-    def urls(self) -> list[str]:
-        return [f"http://127.0.0.1:{self.port}/{name}" for name in ARTICLES]
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
 
-    def start(self) -> SampleServer:
+    def start(self) -> Self:
         self.thread.start()
         return self
 
@@ -100,11 +100,8 @@ class SampleServer(ThreadingHTTPServer):
         self.server_close()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        page = render(self.path.strip("/"))
-        status = 200 if page is not None else 404
-        body = page or b"<html><body><h1>Not found</h1></body></html>"
+class HtmlHandler(BaseHTTPRequestHandler):
+    def answer(self, status: int, body: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -113,3 +110,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+NOT_FOUND = b"<html><body><h1>Not found</h1></body></html>"
+
+
+class SampleServer(LocalServer):
+    """`/<name>` for each of ARTICLES."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port, _Handler)
+
+    def urls(self) -> list[str]:
+        return [self.url(f"/{name}") for name in ARTICLES]
+
+
+class _Handler(HtmlHandler):
+    def do_GET(self) -> None:
+        page = render(self.path.strip("/"))
+        if page is None:
+            self.answer(404, NOT_FOUND)
+        else:
+            self.answer(200, page)

@@ -78,8 +78,7 @@ def fire(
                 task, jobs = _make_task(session, runtime, schedule)
                 task_id = task.id
         except (GleanerError, ValidationError) as exc:
-            error = exc.message if isinstance(exc, GleanerError) else str(exc)
-            jobs = []
+            error, jobs = exc.message if isinstance(exc, GleanerError) else str(exc), []
         outcome = "created" if task_id is not None else "failed"
         session.add(
             ScheduleFiring(

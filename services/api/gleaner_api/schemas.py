@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from gleaner.queues import PIPELINE_STAGES, Priority
 from gleaner.settings import Stage
 
 T = TypeVar("T")
+
+MAX_ID = 2**63 - 1
+"""Ids are 64-bit signed integers in SQL: a larger one is a 422 naming the field, not an overflow."""
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class Strict(BaseModel):
@@ -116,9 +121,18 @@ class ProcessingConfig(Strict):
     generate_insights: bool = True
 
 
+NotionId = Annotated[
+    str,
+    Field(
+        pattern=r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
+        description="a Notion id: a UUID, with or without dashes",
+    ),
+]
+
+
 class NotionTarget(Strict):
-    database_id: str | None = Field(
-        default=None, max_length=64, description="default: GLEANER_NOTION_DATABASE_ID"
+    database_id: NotionId | None = Field(
+        default=None, description="default: GLEANER_NOTION_DATABASE_ID"
     )
     properties: dict[str, Any] = Field(
         default_factory=dict, description="page properties merged into each page"
@@ -129,7 +143,7 @@ class TaskOptions(Strict):
     """What every task-creating request may add: its lane and the tasks it waits for."""
 
     priority: PriorityField = "normal"
-    after: list[int] = Field(
+    after: list[Id] = Field(
         default=[],
         max_length=100,
         description="ids of your tasks this one waits for; it stays `waiting` until they end, "
@@ -145,36 +159,36 @@ class TaskOptions(Strict):
 
 class PipelineCreate(TaskOptions):
     urls: list[str] | None = None
-    link_ids: list[int] | None = None
+    link_ids: list[Id] | None = None
     stages: list[Stage] = Field(default_factory=lambda: list(PIPELINE_STAGES))
     processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
-    model_id: int | None = None
+    model_id: Id | None = None
     notion: NotionTarget = Field(default_factory=NotionTarget)
 
 
 class ParsingBatch(TaskOptions):
-    link_ids: list[int]
+    link_ids: list[Id]
 
 
 class AIBatch(TaskOptions):
-    parsed_content_ids: list[int]
-    model_id: int | None = None
+    parsed_content_ids: list[Id]
+    model_id: Id | None = None
     processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
 
 
 class AISingle(TaskOptions):
-    model_id: int | None = None
+    model_id: Id | None = None
     processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
 
 
 class NotionBatch(TaskOptions):
-    ai_content_ids: list[int]
-    database_id: str | None = Field(default=None, max_length=64)
+    ai_content_ids: list[Id]
+    database_id: NotionId | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
 class NotionSingle(TaskOptions):
-    database_id: str | None = Field(default=None, max_length=64)
+    database_id: NotionId | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -295,15 +309,30 @@ class AIModelCreate(Strict):
     name: str = Field(min_length=1, max_length=100)
     provider: Literal["offline", "openai"]
     model: str = Field(default="", max_length=200)
-    base_url: str | None = Field(default=None, max_length=2000)
+    base_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="an OpenAI-compatible endpoint; must be a public address (or one the operator allowed)",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        max_length=1000,
+        description="this model's provider key: stored encrypted, never returned (the server's own key is never sent to a tenant's model)",
+    )
     config: dict[str, Any] = Field(default_factory=dict)
-    is_default: bool = False
+    is_default: bool = Field(
+        default=False, description="serve this tenant's requests that name no model"
+    )
 
 
 class AIModelRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    owner: str | None = Field(
+        description="null: an operator's model, usable by every tenant"
+    )
+    has_api_key: bool
     name: str
     provider: str
     model: str
@@ -377,3 +406,62 @@ class ScheduleRead(BaseModel):
         default=None,
         description="the latest firings, newest first (on GET of one schedule)",
     )
+
+
+# --- webhooks ---------------------------------------------------------------------------------------
+
+
+class WebhookCreate(Strict):
+    url: str = Field(
+        min_length=8,
+        max_length=2000,
+        description="http(s) URL; private, loopback and metadata addresses are refused",
+        examples=["https://hooks.example.org/gleaner"],
+    )
+    task_id: Id | None = Field(
+        default=None,
+        description="only this task's events (default: every task of yours)",
+    )
+    per_item: bool = Field(
+        default=False, description="also one event per item that ends"
+    )
+
+
+class WebhookRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    url: str
+    task_id: int | None
+    per_item: bool
+    created_at: datetime
+    disabled_at: datetime | None = Field(
+        description="set when the receiver answered 410"
+    )
+    disabled_reason: str | None
+
+
+class WebhookCreated(WebhookRead):
+    secret: str = Field(
+        description="the signing secret (whsec_…), shown only now: verify `webhook-signature` with it",
+        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    )
+
+
+class WebhookDeliveryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    event: str = Field(description="task.ended or item.ended")
+    event_key: str
+    state: str = Field(description="pending, delivered, failed or disabled")
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    log: list[dict[str, Any]] = Field(
+        description="every attempt: at, status_code, error, duration"
+    )
+    payload: dict[str, Any]
+    created_at: datetime
+    delivered_at: datetime | None

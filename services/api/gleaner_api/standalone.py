@@ -215,7 +215,10 @@ def local_key(runtime: Runtime, key_file: Path) -> str:
     if key_file.exists():
         return key_file.read_text().strip()
     with session_scope(runtime.sessions) as session:
-        _, key = create_api_key(session, "local", runtime.settings.BOOTSTRAP_OWNER)
+        # this machine's one user runs the stack: an operator key (sees queues and workers)
+        _, key = create_api_key(
+            session, "local", runtime.settings.BOOTSTRAP_OWNER, operator=True
+        )
     key_file.write_text(key + "\n")
     key_file.chmod(0o600)
     return key

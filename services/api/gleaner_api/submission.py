@@ -15,10 +15,10 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gleaner.aimodels import default_model, usable_model
 from gleaner.dependencies import Condition, check_parents, hold, release_ready
 from gleaner.errors import InvalidRequest, NotFound
 from gleaner.models import (
-    AIModel,
     AIProcessedContent,
     Link,
     ParsedContent,
@@ -129,23 +129,21 @@ def owned_ids(
     return wanted
 
 
-def resolve_model(session: Session, model_id: int | None) -> int:
-    """The AI model a request names, or the default one."""
-    if model_id is not None:
-        if session.get(AIModel, model_id) is None:
-            raise NotFound(
-                f"AI model {model_id} does not exist", code="model_not_found"
-            )
-        return model_id
-    default = session.scalar(
-        select(AIModel.id).where(AIModel.is_default.is_(True)).order_by(AIModel.id)
+def resolve_model(session: Session, owner: str, model_id: int | None) -> int:
+    """The AI model a request names, or the owner's default; another tenant's model is not found."""
+    model = (
+        default_model(session, owner)
+        if model_id is None
+        else usable_model(session, owner, model_id)
     )
-    if default is None:
+    if model is None and model_id is not None:
+        raise NotFound(f"AI model {model_id} does not exist", code="model_not_found")
+    if model is None:
         raise InvalidRequest(
             "no default AI model is configured; name a model_id",
             code="no_default_model",
         )
-    return int(default)
+    return model.id
 
 
 def queued_message(noun: str, task: ProcessingTask, dispatched: bool) -> str:

@@ -24,7 +24,9 @@ def process_item(item_id: int) -> dict[str, Any]:
 def digest_article(ctx: ItemContext) -> dict[str, Any]:
     """Run the task's model (or the default) over the item's parsed article and store the digest."""
     parsed = _parsed_content(ctx)
-    model = find_model(ctx.session, (ctx.task.config or {}).get("model_id"))
+    model = find_model(
+        ctx.session, ctx.task.owner, (ctx.task.config or {}).get("model_id")
+    )
     options = ProcessingOptions.from_config(
         (ctx.task.config or {}).get("processing_config"), parsed.language
     )

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from gleaner.errors import PermanentError
 from gleaner.execution import ItemContext, execute_item
 from gleaner.models import AIProcessedContent, NotionImport, NotionImportState
+from gleaner.notion_rules import is_notion_id
 from gleaner.runtime import Runtime
 from gleaner_notion.client import NotionApi, token_of
 from gleaner_notion.mapping import (
@@ -59,6 +60,11 @@ def import_body(ctx: ItemContext) -> dict[str, Any]:
         raise PermanentError(
             "no Notion database: name one in the request or set GLEANER_NOTION_DATABASE_ID",
             code="notion_database_missing",
+        )
+    if database_id != DATABASE_PLACEHOLDER and not is_notion_id(database_id):
+        raise PermanentError(
+            f"the Notion database id {database_id[:80]!r} is not a UUID",
+            code="notion_invalid_database_id",
         )
     user_properties: dict[str, Any] = config.get("properties") or {}
     article = article_of(ai)

@@ -20,6 +20,7 @@ from datetime import date
 from typing import Any
 
 from gleaner.errors import PermanentError
+from gleaner.notion_rules import rich_text_problems
 from gleaner.notion_schema import DatabaseSchema, check_properties, property_type
 
 MAX_TEXT = 2000  # characters (UTF-16 units) in one rich-text object
@@ -282,7 +283,22 @@ def plan_page(
     properties, url_property = page_properties(article, schema)
     check_against = None if schema.data_source_id == DATA_SOURCE_PLACEHOLDER else schema
     merged = merge_properties(properties, user or {}, check_against, url_property)
-    return PagePlan(merged, body_blocks(article), url_property)
+    plan = PagePlan(merged, body_blocks(article), url_property)
+    # The whole request as Notion would check it, so a dry run fails what Notion would refuse.
+    problems = check_properties(merged) + [
+        problem
+        for index, block in enumerate(plan.children)
+        for problem in rich_text_problems(
+            block.get(block.get("type", ""), {}).get("rich_text", []),
+            f"children[{index}].rich_text",
+        )
+    ]
+    if problems:
+        raise PermanentError(
+            "Notion would refuse the page: " + "; ".join(problems[:5]),
+            code="notion_invalid_request",
+        )
+    return plan
 
 
 # --- requests -----------------------------------------------------------------------------------

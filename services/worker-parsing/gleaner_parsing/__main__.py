@@ -2,9 +2,9 @@
 
 import sys
 
+from gleaner.addresses import AllowEntry
 from gleaner.settings import Settings
 from gleaner.worker import run
-from gleaner_parsing.addresses import AllowEntry
 
 
 def check_settings(settings: Settings) -> None:

@@ -1,9 +1,8 @@
 """A page fetcher that is safe to run inside a cluster, on httpx.
 
-Addresses are checked at connect time by our own httpcore network backend: it resolves the host once,
-refuses the connection if *any* answer is not allowed (gleaner_parsing.addresses), and connects to the
-checked IP literal. httpcore then does TLS with the URL's host as SNI, so certificates and the Host header
-stay right and there is no second lookup for DNS rebinding to slip into. Redirects are followed here, one
+Addresses are checked at connect time by the guarded httpcore network backend of gleaner.addresses
+(shared with webhook delivery): it resolves the host once, refuses the connection if *any* answer is not
+allowed, and connects to the checked IP literal. Redirects are followed here, one
 hop at a time, each through the same check. The body is streamed with a size cap and a total deadline,
 because httpx's timeouts are per read and a server dripping one byte at a time never trips them.
 """
@@ -12,32 +11,29 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-import httpcore
 import httpx
 
 from gleaner import tracing
+from gleaner.addresses import (
+    AddressPolicy,
+    BlockedAddress,
+    GuardedBackend,
+    install_backend,
+)
 from gleaner.errors import (
     PermanentError,
     RetryableError,
     classify_http_status,
     parse_retry_after,
 )
+from gleaner.netguard import settings_policy
 from gleaner.settings import Settings
-from gleaner_parsing.addresses import (
-    AddressPolicy,
-    BlockedAddress,
-    IPAddress,
-    parse_ip_literal,
-)
 from gleaner_parsing.decoding import decode_body
-
-Resolver = Callable[[str, int], list[str]]
-"""(host, port) -> IP address strings. Replaceable so tests never ask real DNS or reach a real address."""
 
 HostGate = Callable[[str], AbstractContextManager[object]]
 """host -> a context manager holding a per-host slot while one request runs (gleaner_parsing.hostlimit)."""
@@ -50,80 +46,6 @@ resolver failure (EAI_AGAIN: offline, a timeout) stays retryable."""
 ALLOWED_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8"
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
-
-
-def system_resolver(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-class GuardedBackend(httpcore.NetworkBackend):
-    """Resolves once, checks every answer against the policy, connects to the checked literal."""
-
-    def __init__(
-        self,
-        policy: AddressPolicy,
-        resolver: Resolver = system_resolver,
-        inner: httpcore.NetworkBackend | None = None,
-    ) -> None:
-        self.policy = policy
-        self.resolver = resolver
-        self.inner = inner or httpcore.SyncBackend()
-
-    def resolve(self, host: str, port: int) -> list[IPAddress]:
-        literal = parse_ip_literal(host)
-        if literal is not None:
-            return [literal]
-        answers = [parse_ip_literal(answer) for answer in self.resolver(host, port)]
-        if not answers or any(answer is None for answer in answers):
-            raise socket.gaierror(f"no usable address for {host}")
-        return [answer for answer in answers if answer is not None]
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        addresses = self.resolve(host, port)
-        for address in addresses:
-            self.policy.check(
-                address, port
-            )  # any refused answer refuses the host: no "try the next one"
-        last_error: Exception | None = None
-        for address in addresses:
-            try:
-                return self.inner.connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
-                )
-            except httpcore.ConnectError as exc:
-                last_error = exc
-        assert last_error is not None
-        raise last_error
-
-    def sleep(self, seconds: float) -> None:
-        self.inner.sleep(seconds)
-
-
-def install_backend(
-    transport: httpx.HTTPTransport, backend: httpcore.NetworkBackend
-) -> None:
-    """Put our backend under httpx's transport.
-
-    httpx has no public hook for this: it is `transport._pool._network_backend` (httpx 0.28, httpcore 1.0,
-    both pinned). tests/parsing/test_fetcher.py fails if the attribute moves, instead of the guard silently
-    falling away.
-    """
-    pool = transport._pool
-    if not isinstance(pool, httpcore.ConnectionPool) or not isinstance(
-        getattr(pool, "_network_backend", None), httpcore.NetworkBackend
-    ):
-        raise RuntimeError(
-            "httpx/httpcore internals changed: cannot install the guarded network backend"
-        )
-    pool._network_backend = backend
 
 
 @dataclass(frozen=True)
@@ -177,9 +99,7 @@ class Fetcher:
 
     @classmethod
     def from_settings(cls, settings: Settings, **backend_options: Any) -> Fetcher:
-        policy = AddressPolicy.build(
-            settings.FETCH_ALLOWED_PORTS, settings.FETCH_ALLOW_NETWORKS
-        )
+        policy = settings_policy(settings)
         backend = GuardedBackend(policy, **backend_options)
         return cls(policy, FetchLimits.from_settings(settings), backend)
 

@@ -25,6 +25,7 @@ from gleaner_api.cli.views import (
     workers_table,
 )
 from gleaner_api.cli.watch import watch_task
+from gleaner_api.cli.webhooks import webhooks_app
 
 EXIT_API_ERROR = 1
 EXIT_TASK_FAILED = 3
@@ -48,6 +49,7 @@ keys_app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 app.add_typer(schedules_app, name="schedules")
+app.add_typer(webhooks_app, name="webhooks")
 
 console = Console(highlight=False)
 
@@ -309,11 +311,14 @@ def create_key(
         str | None, typer.Option(help="whose key (default: GLEANER_BOOTSTRAP_OWNER)")
     ] = None,
     name: Annotated[str, typer.Option(help="a label for the key")] = "cli",
+    operator: Annotated[
+        bool, typer.Option(help="may read every tenant's queues and workers")
+    ] = False,
 ) -> None:
     """Create an API key and print it once (it is stored only as a hash)."""
     from gleaner_api.cli.keys import create_key_in_database
 
-    sys.stdout.write(create_key_in_database(name, owner) + "\n")
+    sys.stdout.write(create_key_in_database(name, owner, operator=operator) + "\n")
 
 
 def main() -> None:

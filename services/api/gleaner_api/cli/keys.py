@@ -14,12 +14,16 @@ from gleaner.settings import load_settings
 from gleaner_api.cli.config import ConfigError
 
 
-def create_key_in_database(name: str, owner: str | None) -> str:
+def create_key_in_database(
+    name: str, owner: str | None, *, operator: bool = False
+) -> str:
     settings = load_settings()
     engine = make_engine(settings.database_url)
     try:
         with session_scope(make_sessionmaker(engine)) as session:
-            _, key = create_api_key(session, name, owner or settings.BOOTSTRAP_OWNER)
+            _, key = create_api_key(
+                session, name, owner or settings.BOOTSTRAP_OWNER, operator=operator
+            )
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise ConfigError(

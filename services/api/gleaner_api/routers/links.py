@@ -8,7 +8,14 @@ from sqlalchemy import func, select
 from gleaner.errors import InvalidRequest, NotFound
 from gleaner.links import get_or_create_links
 from gleaner.models import AIProcessedContent, Link, NotionImport, ParsedContent
-from gleaner_api.deps import OwnerDep, SessionDep, SessionRoute, SettingsDep
+from gleaner_api.deps import (
+    OwnerDep,
+    PageQuery,
+    PathId,
+    SessionDep,
+    SessionRoute,
+    SettingsDep,
+)
 from gleaner_api.schemas import LinkCreate, LinkDetail, LinkRead, LinksCreated, Page
 from gleaner_api.submission import check_batch_size
 
@@ -26,7 +33,10 @@ def create_links(
             "give either `url` or `urls`, not both", code="invalid_request"
         )
     check_batch_size(settings.MAX_BATCH_SIZE, len(urls))
-    links, created = get_or_create_links(session, owner, urls, settings.MAX_URL_LENGTH)
+    field = "url" if body.url is not None else "urls"
+    links, created = get_or_create_links(
+        session, owner, urls, settings.MAX_URL_LENGTH, field
+    )
     session.commit()
     return LinksCreated(
         links=[LinkRead.model_validate(link) for link in links], created=created
@@ -37,7 +47,7 @@ def create_links(
 def list_links(
     session: SessionDep,
     owner: OwnerDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageQuery = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[LinkRead]:
     total = (
@@ -62,7 +72,7 @@ def list_links(
 
 
 @router.get("/{link_id}", response_model=LinkDetail)
-def get_link(link_id: int, session: SessionDep, owner: OwnerDep) -> LinkDetail:
+def get_link(link_id: PathId, session: SessionDep, owner: OwnerDep) -> LinkDetail:
     """A link with what each stage made of it: parsed content, AI results, Notion imports."""
     link = session.get(Link, link_id)
     if link is None or link.owner != owner:

@@ -19,7 +19,14 @@ from sqlalchemy import case, func, select
 from gleaner.models import ProcessingTask, TaskItem, TaskStatus
 from gleaner.queues import PRIORITIES, QUEUES
 from gleaner.retries import RetryStrategy
-from gleaner_api.deps import OwnerDep, RedisDep, SessionDep, SessionRoute, SettingsDep
+from gleaner_api.deps import (
+    OperatorDep,
+    OwnerDep,
+    RedisDep,
+    SessionDep,
+    SessionRoute,
+    SettingsDep,
+)
 
 router = APIRouter(
     prefix="/api/monitoring", tags=["monitoring"], route_class=SessionRoute
@@ -77,14 +84,19 @@ def describe_queues(redis: RedisDep) -> dict[str, dict[str, Any]]:
 
 
 @router.get("/workers")
-def workers(redis: RedisDep, _owner: OwnerDep) -> dict[str, Any]:
+def workers(redis: RedisDep, _operator: OperatorDep) -> dict[str, Any]:
+    """Every RQ worker (operator keys only: workers serve every tenant)."""
     found = describe_workers(redis)
     return {"success": True, "workers": found, "total_workers": len(found)}
 
 
 @router.get("/queues")
-def queues(redis: RedisDep, settings: SettingsDep, _owner: OwnerDep) -> dict[str, Any]:
-    """Every lane of every stage (high, normal, low) and each stage's retry strategy."""
+def queues(
+    redis: RedisDep, settings: SettingsDep, _operator: OperatorDep
+) -> dict[str, Any]:
+    """Every lane of every stage (high, normal, low) and each stage's retry strategy.
+
+    Operator keys only: the queues hold every tenant's jobs."""
     return {
         "success": True,
         "queues": describe_queues(redis),

@@ -65,7 +65,7 @@ def prepare_pipeline(
         "processing_config": body.processing_config.model_dump()
     }
     if "ai" in body.stages:
-        config["model_id"] = resolve_model(session, body.model_id)
+        config["model_id"] = resolve_model(session, owner, body.model_id)
     if "notion" in body.stages:
         config["notion"] = notion_target(
             runtime, body.notion.database_id, body.notion.properties

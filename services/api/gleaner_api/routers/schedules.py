@@ -11,7 +11,14 @@ from sqlalchemy import func, select
 from gleaner.errors import InvalidRequest, NotFound
 from gleaner.models import Schedule, ScheduleFiring, utcnow
 from gleaner.schedules import check_timing, next_fire_time
-from gleaner_api.deps import OwnerDep, RuntimeDep, SessionDep, SessionRoute
+from gleaner_api.deps import (
+    OwnerDep,
+    PageQuery,
+    PathId,
+    RuntimeDep,
+    SessionDep,
+    SessionRoute,
+)
 from gleaner_api.routers.pipelines import prepare_pipeline
 from gleaner_api.scheduler import fire
 from gleaner_api.schemas import Page, ScheduleCreate, ScheduleFiringRead, ScheduleRead
@@ -118,7 +125,7 @@ def create_schedule(
 def list_schedules(
     session: SessionDep,
     owner: OwnerDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageQuery = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[ScheduleRead]:
     query = select(Schedule).where(Schedule.owner == owner)
@@ -136,14 +143,16 @@ def list_schedules(
 
 @router.get("/{schedule_id}", response_model=ScheduleRead, responses=ERROR_RESPONSES)
 def get_schedule(
-    schedule_id: int, session: SessionDep, owner: OwnerDep
+    schedule_id: PathId, session: SessionDep, owner: OwnerDep
 ) -> ScheduleRead:
     """One schedule with its next firing and its latest firings."""
     return _read(session, _owned(session, owner, schedule_id), True)
 
 
 @router.delete("/{schedule_id}", status_code=204, responses=ERROR_RESPONSES)
-def delete_schedule(schedule_id: int, session: SessionDep, owner: OwnerDep) -> Response:
+def delete_schedule(
+    schedule_id: PathId, session: SessionDep, owner: OwnerDep
+) -> Response:
     """Delete a schedule; the tasks it made stay."""
     session.delete(_owned(session, owner, schedule_id))
     session.commit()
@@ -154,7 +163,7 @@ def delete_schedule(schedule_id: int, session: SessionDep, owner: OwnerDep) -> R
     "/{schedule_id}/pause", response_model=ScheduleRead, responses=ERROR_RESPONSES
 )
 def pause_schedule(
-    schedule_id: int, session: SessionDep, owner: OwnerDep
+    schedule_id: PathId, session: SessionDep, owner: OwnerDep
 ) -> ScheduleRead:
     """Stop firing until resumed (a firing already under way still completes)."""
     schedule = _owned(session, owner, schedule_id)
@@ -168,7 +177,7 @@ def pause_schedule(
     "/{schedule_id}/resume", response_model=ScheduleRead, responses=ERROR_RESPONSES
 )
 def resume_schedule(
-    schedule_id: int, session: SessionDep, owner: OwnerDep
+    schedule_id: PathId, session: SessionDep, owner: OwnerDep
 ) -> ScheduleRead:
     """Fire again from the next tick after now (ticks missed while paused are not made up)."""
     schedule = _owned(session, owner, schedule_id)
@@ -186,7 +195,7 @@ def resume_schedule(
     responses=ERROR_RESPONSES,
 )
 def run_schedule_now(
-    schedule_id: int, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
+    schedule_id: PathId, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
 ) -> Any:
     """Fire once now, outside the timing (paused or not); the next firing stays where it was."""
     _owned(session, owner, schedule_id)

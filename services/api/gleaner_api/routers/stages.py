@@ -17,7 +17,7 @@ from gleaner.models import AIProcessedContent, Link, ParsedContent, TaskStatus, 
 from gleaner.queues import cancel_jobs, enqueue_item_jobs
 from gleaner.settings import Stage
 from gleaner.tasks import ItemInput
-from gleaner_api.deps import OwnerDep, RuntimeDep, SessionDep, SessionRoute
+from gleaner_api.deps import OwnerDep, PathId, RuntimeDep, SessionDep, SessionRoute
 from gleaner_api.schemas import (
     AIBatch,
     AISingle,
@@ -115,7 +115,7 @@ def parse_batch(
 
 @parsing.post("/single/{link_id}", status_code=202, response_model=TaskQueued)
 def parse_single(
-    link_id: int, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
+    link_id: PathId, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
 ) -> TaskQueued:
     return _parse(session, runtime, owner, [link_id], TaskOptions())
 
@@ -133,7 +133,7 @@ def _process(
     check_batch_size(runtime.settings.MAX_BATCH_SIZE, len(ids))
     ids = owned_ids(session, ParsedContent, owner, ids)
     config = {
-        "model_id": resolve_model(session, body.model_id),
+        "model_id": resolve_model(session, owner, body.model_id),
         "processing_config": body.processing_config.model_dump(),
     }
     inputs = [
@@ -161,7 +161,7 @@ def ai_batch(
 
 @ai.post("/single/{parsed_content_id}", status_code=202, response_model=TaskQueued)
 def ai_single(
-    parsed_content_id: int,
+    parsed_content_id: PathId,
     session: SessionDep,
     runtime: RuntimeDep,
     owner: OwnerDep,
@@ -207,7 +207,7 @@ def notion_batch(
 
 @notion.post("/single/{ai_content_id}", status_code=202, response_model=TaskQueued)
 def notion_single(
-    ai_content_id: int,
+    ai_content_id: PathId,
     session: SessionDep,
     runtime: RuntimeDep,
     owner: OwnerDep,
@@ -220,7 +220,7 @@ def notion_single(
 
 
 def task_status(
-    task_id: int,
+    task_id: PathId,
     session: SessionDep,
     runtime: RuntimeDep,
     owner: OwnerDep,
@@ -237,7 +237,7 @@ def task_status(
 
 
 def cancel_task(
-    task_id: int,
+    task_id: PathId,
     session: SessionDep,
     runtime: RuntimeDep,
     owner: OwnerDep,
@@ -270,7 +270,7 @@ def cancel_task(
 
 
 def retry_task(
-    task_id: int, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
+    task_id: PathId, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
 ) -> TaskRetried:
     """Queue the failed items again at the stage they failed in; completed ones are left alone."""
     task = get_owned_task(session, owner, task_id)

@@ -14,7 +14,14 @@ from sse_starlette.sse import EventSourceResponse
 
 from gleaner.db import session_scope
 from gleaner.models import ProcessingTask, TaskStatus, TaskType
-from gleaner_api.deps import OwnerDep, RuntimeDep, SessionDep, SessionRoute
+from gleaner_api.deps import (
+    OwnerDep,
+    PageQuery,
+    PathId,
+    RuntimeDep,
+    SessionDep,
+    SessionRoute,
+)
 from gleaner_api.schemas import Page, TaskEnvelope, TaskRead
 from gleaner_api.taskviews import get_owned_task, render_task
 
@@ -35,7 +42,7 @@ def list_tasks(
     owner: OwnerDep,
     status: TaskStatus | None = None,
     type: TaskType | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageQuery = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[TaskRead]:
     query = select(ProcessingTask).where(ProcessingTask.owner == owner)
@@ -58,7 +65,7 @@ def list_tasks(
 
 @router.get("/{task_id}", response_model=TaskEnvelope)
 def get_task(
-    task_id: int,
+    task_id: PathId,
     session: SessionDep,
     runtime: RuntimeDep,
     owner: OwnerDep,
@@ -76,7 +83,7 @@ def get_task(
 
 @router.get("/{task_id}/events")
 async def task_events(
-    task_id: int,
+    task_id: PathId,
     request: Request,
     runtime: RuntimeDep,
     owner: OwnerDep,

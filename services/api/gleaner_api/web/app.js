@@ -474,6 +474,64 @@ async function createSchedule(event) {
   }
 }
 
+// --- webhooks -----------------------------------------------------------------------------------
+
+function deliveriesText(page) {
+  if (!page.items.length) return "none yet";
+  return page.items
+    .slice(0, 3)
+    .map((d) => `${d.event} ${d.state} (${d.log.map((a) => a.status_code || a.error).join(", ") || "not tried"})`)
+    .join("; ");
+}
+
+async function webhookRow(hook) {
+  const deliveries = await api("GET", `/api/webhooks/${hook.id}/deliveries?page_size=3`);
+  const remove = el("button", {
+    type: "button",
+    className: "secondary",
+    textContent: "Delete",
+    onclick: async () => {
+      try {
+        await api("DELETE", `/api/webhooks/${hook.id}`);
+        loadWebhooks();
+      } catch (error) {
+        say("webhook-status", describe(error), true);
+      }
+    },
+  });
+  return el(
+    "tr",
+    {},
+    el("th", { scope: "row", textContent: `${hook.id} ${hook.url}` }),
+    el("td", { textContent: (hook.task_id ? `task ${hook.task_id}` : "every task") + (hook.per_item ? ", per item" : "") }),
+    el("td", { textContent: hook.disabled_at ? `disabled: ${hook.disabled_reason}` : "active" }),
+    el("td", { textContent: deliveriesText(deliveries) }),
+    el("td", {}, remove),
+  );
+}
+
+async function loadWebhooks() {
+  if (!apiKey()) return;
+  try {
+    const page = await api("GET", "/api/webhooks?page_size=50");
+    $("webhooks-table").tBodies[0].replaceChildren(...(await Promise.all(page.items.map(webhookRow))));
+  } catch (error) {
+    say("webhook-status", describe(error), true);
+  }
+}
+
+async function createWebhook(event) {
+  event.preventDefault();
+  if (needKey("webhook-status")) return;
+  try {
+    const made = await api("POST", "/api/webhooks", { url: $("webhook-url").value.trim(), per_item: $("webhook-per-item").checked });
+    say("webhook-status", `Webhook ${made.id} added. Its signing secret, shown only now: ${made.secret}`);
+    loadWebhooks();
+  } catch (error) {
+    say("webhook-status", describe(error), true);
+  }
+}
+
 // --- wiring -------------------------------------------------------------------------------------
 
 function route() {
@@ -485,6 +543,7 @@ function refreshAll() {
   loadTasks();
   loadOverview();
   loadSchedules();
+  loadWebhooks();
   route();
 }
 
@@ -495,6 +554,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("task-filter").addEventListener("change", loadTasks);
   $("refresh-overview").addEventListener("click", loadOverview);
   $("schedule-form").addEventListener("submit", createSchedule);
+  $("webhook-form").addEventListener("submit", createWebhook);
   $("retry-button").addEventListener("click", () => taskAction("POST", "retry"));
   $("cancel-button").addEventListener("click", () => taskAction("DELETE", "cancel"));
   window.addEventListener("hashchange", route);
@@ -503,6 +563,7 @@ document.addEventListener("DOMContentLoaded", () => {
       loadTasks();
       loadOverview();
       loadSchedules();
+      loadWebhooks();
     }
   }, REFRESH_MS);
   refreshAll();

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+import httpx2
 import openai
 from openai import OpenAI, omit
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
@@ -26,6 +27,7 @@ from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import BaseModel, ConfigDict, ValidationError
 from redis import Redis
 
+from gleaner.addresses import BlockedAddress
 from gleaner.errors import (
     GleanerError,
     PermanentError,
@@ -142,13 +144,20 @@ class _Usage:
 class OpenAIProvider:
     """Summary, keywords and insights from a hosted (or self-hosted) chat model."""
 
-    def __init__(self, config: OpenAIConfig, redis: Redis) -> None:
+    def __init__(
+        self,
+        config: OpenAIConfig,
+        redis: Redis,
+        http_client: httpx2.Client | None = None,
+    ) -> None:
+        """`http_client`: a guarded one (gleaner_ai.providers.guard) for an endpoint a tenant chose."""
         self.config = config
         self.client = OpenAI(
             base_url=config.base_url,
             api_key=config.api_key,
             max_retries=0,
             timeout=config.timeout_seconds,
+            http_client=http_client,
         )
         self.output_tokens = min(DEFAULT_OUTPUT_TOKENS, config.context_tokens // 4)
         rps = config.requests_per_minute / 60
@@ -246,6 +255,13 @@ class OpenAIProvider:
                 continue
             except openai.APIError as exc:
                 raise self._error(exc) from exc
+            except (
+                BlockedAddress
+            ) as exc:  # a tenant's endpoint, refused by the address guard
+                raise PermanentError(
+                    f"the model's address is not allowed: {exc.reason}",
+                    code="blocked_port" if exc.port_rule else "blocked_address",
+                ) from exc
             usage.add(completion)
             try:
                 return _digest_from(completion, options, self.config.keywords_max)

@@ -2,7 +2,9 @@
 
 An AIModel row says the provider ("offline" or "openai") and may override the model name, the base URL
 and a few tunables (`config`: context_tokens, requests_per_minute, tokens_per_minute, timeout_seconds,
-temperature). The API key is never stored in SQL: it comes from settings (a Kubernetes Secret).
+temperature). The server's API key (settings, a Kubernetes Secret) is sent only to operator models (owner NULL); a
+tenant's model carries its own key, Fernet-encrypted in SQL (gleaner.secrets), and its endpoint is
+reached only through the address guard (gleaner.addresses), as a page fetch is.
 Providers are built once per process and model, so an OpenAI client keeps its connections.
 """
 
@@ -12,13 +14,16 @@ import json
 from typing import Any
 
 from redis import Redis
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gleaner.aimodels import default_model, usable_model
 from gleaner.errors import PermanentError
 from gleaner.models import AIModel
+from gleaner.netguard import settings_policy
+from gleaner.secrets import decrypt_model_key
 from gleaner.settings import Settings
 from gleaner_ai.providers.base import Provider
+from gleaner_ai.providers.guard import guarded_client
 from gleaner_ai.providers.offline import OfflineProvider
 from gleaner_ai.providers.openai import OpenAIConfig, OpenAIProvider
 
@@ -28,21 +33,23 @@ PROVIDERS = ("offline", "openai")
 _built: dict[str, Provider] = {}
 
 
-def find_model(session: Session, model_id: Any = None) -> AIModel:
-    """The AIModel named by id, or the default; PermanentError(model_not_found) when there is none."""
+def find_model(session: Session, owner: str, model_id: Any = None) -> AIModel:
+    """The AIModel named by id, or the owner's default; PermanentError(model_not_found) when there is none.
+
+    The task's owner may use only its own models and the operator's (gleaner.aimodels), checked here
+    again: a task row is not proof that the API checked it.
+    """
     if model_id is not None:
         try:
-            model = session.get(AIModel, int(model_id))
-        except (TypeError, ValueError):
+            model = usable_model(session, owner, int(model_id))
+        except (TypeError, ValueError, OverflowError):
             model = None
         if model is None:
             raise PermanentError(
                 f"AI model {model_id!r} does not exist", code="model_not_found"
             )
         return model
-    model = session.scalars(
-        select(AIModel).where(AIModel.is_default.is_(True)).order_by(AIModel.id)
-    ).first()
+    model = default_model(session, owner)
     if model is None:
         raise PermanentError(
             "no AI model is marked as the default and the task names none",
@@ -54,7 +61,18 @@ def find_model(session: Session, model_id: Any = None) -> AIModel:
 def openai_config(model: AIModel, settings: Settings) -> OpenAIConfig:
     """Settings, overridden by what the model row says."""
     extra = model.config or {}
-    key = settings.OPENAI_API_KEY.get_secret_value() if settings.OPENAI_API_KEY else ""
+    if model.owner is None:
+        key = (
+            settings.OPENAI_API_KEY.get_secret_value()
+            if settings.OPENAI_API_KEY
+            else ""
+        )
+    else:  # a tenant's model gets its own key, never the server's
+        key = (
+            decrypt_model_key(settings, model.api_key_encrypted)
+            if model.api_key_encrypted
+            else ""
+        )
     return OpenAIConfig(
         base_url=model.base_url or settings.OPENAI_BASE_URL,
         # A self-hosted server may need no key, but the client refuses an empty one.
@@ -88,6 +106,8 @@ def build_provider(model: AIModel, settings: Settings, redis: Redis) -> Provider
             model.model,
             model.base_url,
             model.config,
+            model.owner,
+            model.api_key_encrypted,
         ],
         sort_keys=True,
         default=str,
@@ -102,7 +122,13 @@ def build_provider(model: AIModel, settings: Settings, redis: Redis) -> Provider
         )
     elif model.provider == "openai":
         try:
-            provider = OpenAIProvider(openai_config(model, settings), redis)
+            # A tenant chose this endpoint: every connection passes the fetcher's address rules.
+            guarded = (
+                guarded_client(settings_policy(settings))
+                if model.owner is not None
+                else None
+            )
+            provider = OpenAIProvider(openai_config(model, settings), redis, guarded)
         except (TypeError, ValueError) as exc:
             raise PermanentError(
                 f"AI model {model.name!r} is misconfigured: {exc}",

@@ -1,4 +1,4 @@
-"""Task dependencies, schedules and their firings
+"""Task dependencies, schedules and their firings, webhook endpoints and deliveries
 
 Revision ID: 0003_schedules
 Revises: 0001
@@ -90,8 +90,62 @@ def upgrade() -> None:
         op.f("ix_schedule_firings_schedule_id"), "schedule_firings", ["schedule_id"]
     )
 
+    op.create_table(
+        "webhook_endpoints",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("owner", sa.String(length=100), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("secret", sa.String(length=100), nullable=False),
+        sa.Column("task_id", sa.Integer(), nullable=True),
+        sa.Column("per_item", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("disabled_reason", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["task_id"],
+            ["processing_tasks.id"],
+            name=op.f("fk_webhook_endpoints_task_id_processing_tasks"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_endpoints")),
+    )
+    op.create_index(op.f("ix_webhook_endpoints_owner"), "webhook_endpoints", ["owner"])
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("endpoint_id", sa.Integer(), nullable=False),
+        sa.Column("event_key", sa.String(length=100), nullable=False),
+        sa.Column("event", sa.String(length=32), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_status_code", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("log", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["endpoint_id"],
+            ["webhook_endpoints.id"],
+            name=op.f("fk_webhook_deliveries_endpoint_id_webhook_endpoints"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+        sa.UniqueConstraint(
+            "endpoint_id", "event_key", name="uq_webhook_deliveries_event"
+        ),
+    )
+    op.create_index(
+        "ix_webhook_deliveries_state_next",
+        "webhook_deliveries",
+        ["state", "next_attempt_at"],
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("webhook_deliveries")
+    op.drop_table("webhook_endpoints")
     op.drop_table("schedule_firings")
     op.drop_table("schedules")
     op.drop_index(

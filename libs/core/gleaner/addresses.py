@@ -1,19 +1,31 @@
-"""Which addresses and ports the fetcher may connect to.
+"""Which addresses and ports Gleaner may connect to on a user's behalf, and the connection guard.
+
+Used by the fetcher (gleaner_parsing) for pages and feeds and by webhook delivery (gleaner.webhooks):
+every URL a user supplies goes through the same rule.
 
 The rule is "public unicast only": Python's `ipaddress.is_global`, plus the ranges it still calls global
 (multicast, CGNAT 100.64.0.0/10, 192.0.0.0/24, benchmarking 198.18.0.0/15, 240.0.0.0/4, the NAT64
 local-use prefix) and every IPv6 form that carries an IPv4 address (mapped, compatible, 6to4, Teredo,
-NAT64), which is unwrapped and checked again. An explicit allow list (GLEANER_FETCH_ALLOW_NETWORKS) can
-open a known internal network, or one exact `address:port` — how tests reach their own server while
-every other port on the same address stays closed.
+NAT64), which is unwrapped and checked again. An explicit allow list (GLEANER_FETCH_ALLOW_NETWORKS,
+GLEANER_WEBHOOK_ALLOW_NETWORKS) can open a known internal network, or one exact `address:port` — how
+tests reach their own server while every other port on the same address stays closed.
+
+Addresses are checked at connect time by `GuardedBackend`, an httpcore network backend: it resolves the
+host once, refuses the connection if *any* answer is not allowed, and connects to the checked IP literal.
+httpcore then does TLS with the URL's host as SNI, so certificates and the Host header stay right and
+there is no second lookup for DNS rebinding to slip into.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
+
+import httpcore
+import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -157,3 +169,81 @@ class AddressPolicy:
             raise BlockedAddress(f"{address} is not a public address")
         if port not in self.allowed_ports:
             raise BlockedAddress(f"port {port} is not allowed", port_rule=True)
+
+
+Resolver = Callable[[str, int], list[str]]
+"""(host, port) -> IP address strings. Replaceable so tests never ask real DNS or reach a real address."""
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """Resolves once, checks every answer against the policy, connects to the checked literal."""
+
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        resolver: Resolver = system_resolver,
+        inner: httpcore.NetworkBackend | None = None,
+    ) -> None:
+        self.policy = policy
+        self.resolver = resolver
+        self.inner = inner or httpcore.SyncBackend()
+
+    def resolve(self, host: str, port: int) -> list[IPAddress]:
+        literal = parse_ip_literal(host)
+        if literal is not None:
+            return [literal]
+        answers = [parse_ip_literal(answer) for answer in self.resolver(host, port)]
+        if not answers or any(answer is None for answer in answers):
+            raise socket.gaierror(f"no usable address for {host}")
+        return [answer for answer in answers if answer is not None]
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = self.resolve(host, port)
+        for address in addresses:
+            self.policy.check(
+                address, port
+            )  # any refused answer refuses the host: no "try the next one"
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return self.inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:
+                last_error = exc
+        assert last_error is not None
+        raise last_error
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)
+
+
+def install_backend(
+    transport: httpx.HTTPTransport, backend: httpcore.NetworkBackend
+) -> None:
+    """Put our backend under httpx's transport.
+
+    httpx has no public hook for this: it is `transport._pool._network_backend` (httpx 0.28, httpcore 1.0,
+    both pinned). tests/parsing/test_fetcher.py fails if the attribute moves, instead of the guard silently
+    falling away.
+    """
+    pool = transport._pool
+    if not isinstance(pool, httpcore.ConnectionPool) or not isinstance(
+        getattr(pool, "_network_backend", None), httpcore.NetworkBackend
+    ):
+        raise RuntimeError(
+            "httpx/httpcore internals changed: cannot install the guarded network backend"
+        )
+    pool._network_backend = backend
