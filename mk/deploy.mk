@@ -16,6 +16,10 @@ BUILDAH_ENV := STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
 # Builds here go through a TLS-inspecting proxy whose CA is in this bundle; mounted read-only for RUN steps.
 BUILD_CA ?= /etc/ssl/certs/ca-certificates.crt
 
+# The API has its own Dockerfile; the three workers share one, built once per stage (STAGE build argument).
+image_dockerfile = $$(case $(1) in worker-*) echo "-f services/worker.Dockerfile --build-arg STAGE=$${svc\#worker-}";; \
+	*) echo "-f services/$(1)/Dockerfile";; esac)
+
 .PHONY: tools tools-images manifests images test-deploy test-images
 
 tools: ## install helm + kubectl into .tools/bin (the chart tests need them; the validators come with uv sync)
@@ -30,12 +34,12 @@ manifests: tools ## render k8s/gleaner.yaml from the chart (checked in; a test f
 		--values helm/gleaner/ci/manifests-values.yaml --skip-tests; } > $(MANIFESTS_OUT).tmp
 	mv $(MANIFESTS_OUT).tmp $(MANIFESTS_OUT)
 
-images: ## build the four images with buildah (BASE=$(IMAGE_BASE), tag $(IMAGE_TAG))
+images: ## build the four images with buildah (the three workers from services/worker.Dockerfile) (BASE=$(IMAGE_BASE), tag $(IMAGE_TAG))
 	@for svc in $(IMAGE_SERVICES); do \
 		echo "== gleaner-$$svc"; \
 		$(BUILDAH_ENV) buildah bud --isolation chroot --network host \
 			$(if $(wildcard $(BUILD_CA)),-v $(BUILD_CA):/etc/ssl/certs/ca-certificates.crt:ro) \
-			--build-arg BASE=$(IMAGE_BASE) -f services/$$svc/Dockerfile -t localhost/gleaner-$$svc:$(IMAGE_TAG) . \
+			--build-arg BASE=$(IMAGE_BASE) $(call image_dockerfile,$$svc) -t localhost/gleaner-$$svc:$(IMAGE_TAG) . \
 			|| exit 1; \
 	done
 

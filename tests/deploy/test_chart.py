@@ -549,3 +549,19 @@ def test_readme_documents_every_value() -> None:
 def test_render_is_deterministic_for_plain_manifests() -> None:
     values = {"api.auth.existingSecret": "k", "postgresql.existingSecret": "p"}
     assert render_text(values) == render_text(values)
+
+
+def test_global_registry_covers_the_stores_and_a_digest_replaces_the_tag() -> None:
+    digest = "sha256:" + "a" * 64
+    manifests = render(
+        {
+            "image.registry": "mirror.example",
+            "postgresql.image.digest": digest,
+            "workers.ai.image.digest": digest,
+        }
+    )
+    images = [c["image"] for _, pod in pod_specs(manifests) for c in pod["containers"]]
+    assert all(image.startswith("mirror.example/") for image in images), images
+    assert f"mirror.example/postgres@{digest}" in images
+    assert f"mirror.example/gleaner/gleaner-worker-ai@{digest}" in images
+    assert "mirror.example/redis:7.4.1-bookworm" in images

@@ -6,9 +6,18 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 import yaml
 
-from tests.deploy.chart import CHART, ROOT, SHARED, SKAFFOLD_SCHEMA, by_name, render
+from tests.deploy.chart import (
+    CHART,
+    ROOT,
+    SHARED,
+    SKAFFOLD_SCHEMA,
+    by_name,
+    render,
+    run_helm,
+)
 
 SERVICES = ("api", "worker-parsing", "worker-ai", "worker-notion")
 
@@ -39,7 +48,13 @@ def test_four_artifacts_built_from_the_root_with_their_dockerfile() -> None:
     assert [a["image"] for a in artifacts] == [f"gleaner-{s}" for s in SERVICES]
     for artifact, service in zip(artifacts, SERVICES, strict=True):
         assert artifact["context"] == "."
-        assert artifact["docker"]["dockerfile"] == f"services/{service}/Dockerfile"
+        if service == "api":
+            assert artifact["docker"]["dockerfile"] == "services/api/Dockerfile"
+        else:  # one Dockerfile for the three workers, one image per stage
+            assert artifact["docker"]["dockerfile"] == "services/worker.Dockerfile"
+            assert artifact["docker"]["buildArgs"] == {
+                "STAGE": service.removeprefix("worker-")
+            }
         assert (ROOT / artifact["docker"]["dockerfile"]).exists()
 
 
@@ -81,3 +96,19 @@ def test_profiles_dev_hpa_keda() -> None:
             profiles[profile]["patches"][0]["value"]["workerDefaults.autoscaling.mode"]
             == profile
         )
+
+
+@pytest.mark.parametrize("profile", ["hpa", "keda"])
+def test_autoscaling_profiles_render_offline(profile: str) -> None:
+    """What `skaffold render -p <profile>` runs: helm template with the profile's values and template flags."""
+    patches = {
+        p["path"]: p["value"]
+        for p in {p["name"]: p for p in load()["profiles"]}[profile]["patches"]
+    }
+    values = patches["/deploy/helm/releases/0/setValues"]
+    flags = patches.get("/deploy/helm/flags", {}).get("template", [])
+    sets = [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
+    result = run_helm("template", "gleaner", str(CHART), *flags, *sets, check=False)
+    assert result.returncode == 0, result.stderr
+    kind = {"hpa": "HorizontalPodAutoscaler", "keda": "ScaledObject"}[profile]
+    assert result.stdout.count(f"kind: {kind}\n") == 3

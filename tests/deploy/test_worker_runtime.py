@@ -330,7 +330,11 @@ def test_values_document_the_api_server_cidrs() -> None:
     values = (CHART / "values.yaml").read_text()
     readme = (CHART / "README.md").read_text()
     assert "## @param networkPolicy.kubeAPIServerCIDRs" in values
-    assert "kubectl -n default get endpoints kubernetes" in values
+    # EndpointSlices: the v1 Endpoints API is deprecated from 1.33.
+    assert (
+        "kubectl -n default get endpointslices -l kubernetes.io/service-name=kubernetes"
+        in values
+    )
     assert "kubeAPIServerCIDRs" in readme.split("## Values")[0]
 
 

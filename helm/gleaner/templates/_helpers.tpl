@@ -49,11 +49,15 @@ gleaner.io/data-client: "true"
 {{- end -}}
 
 {{/* Images: dict "root" $ "image" <component image values> --------------------------------------------- */}}
+{{/* The global registry prefixes every image, the built-in PostgreSQL and Redis too; a digest wins over the tag. */}}
 {{- define "gleaner.image" -}}
-{{- $tag := .image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion -}}
 {{- $repo := .image.repository -}}
 {{- with .root.Values.image.registry }}{{ $repo = printf "%s/%s" . $repo }}{{ end -}}
-{{- printf "%s:%s" $repo $tag -}}
+{{- if .image.digest -}}
+{{- printf "%s@%s" $repo .image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo (.image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion) -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "gleaner.imagePullSecrets" -}}

@@ -1,10 +1,14 @@
-# The AI worker: `python3 -m gleaner_ai`. Build from the repo root:
-#   buildah bud -f services/worker-ai/Dockerfile -t gleaner-worker-ai:dev .   (or docker build -f … .)
+# Every queue worker, one image per stage: STAGE is parsing, ai or notion (`python3 -m gleaner_<stage>`).
+# Build from the repo root, once per stage:
+#   buildah bud -f services/worker.Dockerfile --build-arg STAGE=parsing -t gleaner-worker-parsing:dev .
+#   (or docker build -f services/worker.Dockerfile --build-arg STAGE=parsing …)
 # BASE is any image with python3 3.11 and its venv module; the default is the official slim image, tests
 # pass a local Debian base since no registry can be pulled from here.
 ARG BASE=python:3.11-slim-bookworm
 
 FROM ${BASE} AS builder
+ARG STAGE
+RUN case "${STAGE}" in parsing|ai|notion) ;; *) echo "STAGE must be parsing, ai or notion" >&2; exit 1;; esac
 # uv from the Python package index, pinned (not from another image, so any BASE works).
 ARG UV_VERSION=0.13.9
 RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir --disable-pip-version-check "uv==${UV_VERSION}"
@@ -24,23 +28,26 @@ COPY services/worker-parsing/pyproject.toml services/worker-parsing/
 COPY services/worker-ai/pyproject.toml services/worker-ai/
 COPY services/worker-notion/pyproject.toml services/worker-notion/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    /opt/uv/bin/uv sync --frozen --no-default-groups --no-install-workspace --package gleaner-worker-ai
+    /opt/uv/bin/uv sync --frozen --no-default-groups --no-install-workspace --package gleaner-worker-${STAGE}
 # Then the two members this image runs, installed as wheels: nothing in the venv points back to /src.
 COPY libs/core libs/core
-COPY services/worker-ai services/worker-ai
+COPY services/worker-${STAGE} services/worker-${STAGE}
 RUN --mount=type=cache,target=/root/.cache/uv \
-    /opt/uv/bin/uv sync --frozen --no-default-groups --no-editable --package gleaner-worker-ai
+    /opt/uv/bin/uv sync --frozen --no-default-groups --no-editable --package gleaner-worker-${STAGE}
 
 FROM ${BASE}
+ARG STAGE
 # A fixed numeric uid, so the pod's runAsNonRoot can check it; no home, no shell.
 RUN groupadd --system --gid 65532 gleaner \
     && useradd --system --uid 65532 --gid gleaner --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin gleaner
 COPY --from=builder --chown=65532:65532 /app/.venv /app/.venv
-ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 GLEANER_WORKER_STAGE=${STAGE}
 WORKDIR /app
 USER 65532:65532
 # worker metrics on GLEANER_WORKER_METRICS_PORT
 EXPOSE 9100
-# Exec form: python is PID 1 and receives SIGTERM itself (warm shutdown: the running job finishes).
-CMD ["python3", "-m", "gleaner_ai"]
+# Exec form: python is PID 1 and receives SIGTERM itself (warm shutdown: the running job finishes). An
+# exec-form CMD cannot expand STAGE, so python runs the stage's module named by the environment (as
+# `python3 -m gleaner_<stage>`; arguments after the command reach it). The chart names the module itself.
+CMD ["python3", "-c", "import os, runpy; runpy.run_module('gleaner_' + os.environ['GLEANER_WORKER_STAGE'], run_name='__main__', alter_sys=True)"]
