@@ -8,24 +8,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from gleaner.apikeys import create_api_key
-from gleaner.db import session_scope
-from gleaner.runtime import Runtime
-
 
 @pytest.fixture
 def anonymous(client: TestClient) -> Iterator[TestClient]:
     with TestClient(client.app, raise_server_exceptions=False) as nobody:
         yield nobody
-
-
-@pytest.fixture
-def operator(client: TestClient, runtime: Runtime) -> Iterator[TestClient]:
-    with session_scope(runtime.sessions) as session:
-        _, key = create_api_key(session, "ops", "ops", operator=True)
-    with TestClient(client.app, raise_server_exceptions=False) as ops:
-        ops.headers["Authorization"] = f"Bearer {key}"
-        yield ops
 
 
 @pytest.mark.parametrize(

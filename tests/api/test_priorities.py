@@ -36,8 +36,8 @@ class TestLanesInTheApi:
         assert response.status_code == 422
         assert "priority" in response.text
 
-    def test_monitoring_lists_every_lane(self, client: TestClient) -> None:
-        body = client.get("/api/monitoring/queues").json()
+    def test_monitoring_lists_every_lane(self, operator: TestClient) -> None:
+        body = operator.get("/api/monitoring/queues").json()
         assert set(body["queues"]) == {
             f"{stage}{suffix}"
             for stage in ("parsing", "ai", "notion")
@@ -63,8 +63,8 @@ class TestLanesInTheApi:
 
 
 class TestRetryStrategiesShown:
-    def test_defaults_are_the_first_versions(self, client: TestClient) -> None:
-        strategies = client.get("/api/monitoring/queues").json()["retry_strategies"]
+    def test_defaults_are_the_first_versions(self, operator: TestClient) -> None:
+        strategies = operator.get("/api/monitoring/queues").json()["retry_strategies"]
         assert set(strategies) == {"parsing", "ai", "notion"}
         assert strategies["parsing"] == {
             "max_attempts": 3,
