@@ -102,6 +102,8 @@ class ThreadWorker(SimpleWorker):
 
     def register_birth(self) -> None:
         super().register_birth()  # type: ignore[no-untyped-call]
+        # RQ's birth hash has no state: `rq info` and the API would read "?" until the loop wrote one.
+        super().set_state(WorkerStatus.STARTED)
         # RQ gives a new worker's key its TTL + 60 s; liveness is a few beats from the start.
         self.connection.expire(self.key, self.liveness_ttl)
 
