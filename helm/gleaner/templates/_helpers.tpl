@@ -280,6 +280,18 @@ checksum/config: {{ include (print .Template.BasePath "/config.yaml") . | sha256
   emptyDir: {sizeLimit: 256Mi}
 {{- end -}}
 
+{{/* A container command, wrapped in the development reloader when dev.reload is on: dict "root" $
+     "packages" <packages to watch besides gleaner> "stopTimeout" <seconds for a warm stop> "command" list */}}
+{{- define "gleaner.command" -}}
+{{- if .root.Values.dev.reload -}}
+{{- $watch := list "python3" "-m" "gleaner.devreload" "--package" "gleaner" -}}
+{{- range .packages }}{{ $watch = concat $watch (list "--package" .) }}{{ end -}}
+{{- concat $watch (list "--stop-timeout" (toString .stopTimeout) "--") .command | toJson -}}
+{{- else -}}
+{{- .command | toJson -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Chart conventions shared by the API, workers and reconciler: dict "root" $ "values" <component values> ----- */}}
 
 {{/* Pod labels: podLabels under the chart's own, which win (selectors and NetworkPolicies rely on them).
@@ -340,6 +352,9 @@ httpGet: {path: {{ .path }}, port: {{ .port }}}
 {{- end -}}
 {{- if eq (include "gleaner.serviceAccountName" (dict "root" . "component" "api")) (include "gleaner.serviceAccountName" (dict "root" . "component" "worker")) -}}
 {{- fail "serviceAccount.api.name and serviceAccount.worker.name are the same: the workers' account may patch pods, and the API, reconciler and jobs must not share it" -}}
+{{- end -}}
+{{- if and .Values.dev.reload (eq .Values.config.env "production") -}}
+{{- fail "dev.reload is for development (skaffold dev): it restarts processes on file changes; set config.env=development or turn it off" -}}
 {{- end -}}
 {{- if not .Values.reconciler.enabled -}}
 {{- fail "reconciler.enabled is false: the reconciler runs RQ's scheduler, which moves every delayed retry to its queue (workers do not), and recovers jobs of dead workers; without it retries would never run. Set reconciler.enabled=true (reconciler.replicas=1 is enough)" -}}
