@@ -53,7 +53,8 @@ def read_feed(runtime: Runtime, url: str) -> list[feeds.Entry]:
     gate = runtime_host_limit(runtime).slot
     page = process_fetcher(runtime.settings).fetch(url, gate=gate, wanted=FEED)
     parsed = feedparser.parse(page.text)
-    if not parsed.get("version"):
+    # feedparser reads what it can of a broken feed (bozo); nothing readable at all is a failure
+    if not parsed.get("version") or (parsed.get("bozo") and not parsed.entries):
         problem = parsed.get("bozo_exception") or "no RSS or Atom document found"
         raise PermanentError(
             f"{url} is not a readable RSS or Atom feed: {problem}", code="feed_invalid"
