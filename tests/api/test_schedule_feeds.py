@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from rq import Worker
 from sqlalchemy import func, select, update
 
 from gleaner.db import session_scope
@@ -23,7 +24,10 @@ from gleaner_api.samples import HtmlHandler, LocalServer
 from tests.stack import Processes, article
 
 FIRING_TIMEOUT_SECONDS = 60.0
-"""A firing's fetch and task, with the processes' imports on a busy 2-core machine."""
+"""A firing's fetch and task on a busy 2-core machine, once the processes run."""
+
+START_TIMEOUT_SECONDS = 120.0
+"""A process's imports and start-up, on that machine."""
 
 
 class FeedServer(LocalServer):
@@ -121,7 +125,28 @@ def processes(test_env: dict[str, str], tmp_path: Path) -> Iterator[Processes]:
 
 
 def scheduler(processes: Processes) -> subprocess.Popen[bytes]:
-    return processes.start("-m", "gleaner_api", "schedule", name="scheduler")
+    """A scheduler process, returned once it runs its loop (starts are slow on a busy machine)."""
+    process = processes.start("-m", "gleaner_api", "schedule", name="scheduler")
+    log = processes.logdir / f"scheduler-{len(processes.started) - 1}.log"
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while "scheduler_starting" not in log.read_text(errors="replace"):
+        assert process.poll() is None, processes.tail()
+        assert time.monotonic() < deadline, processes.tail()
+        time.sleep(0.1)
+    return process
+
+
+def parsing_worker(processes: Processes, runtime: Runtime) -> None:
+    """A parsing worker, once registered in Redis."""
+    process = processes.worker("parsing")
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while not any(
+        "parsing" in worker.queue_names()
+        for worker in Worker.all(connection=runtime.redis)
+    ):
+        assert process.poll() is None, processes.tail()
+        assert time.monotonic() < deadline, processes.tail()
+        time.sleep(0.1)
 
 
 def create_feed_schedule(client: TestClient, url: str) -> int:
@@ -202,7 +227,7 @@ class TestFeedSchedules:
             kind: create_feed_schedule(client, feed_server.url(f"/{kind}"))
             for kind in ("rss", "atom")
         }
-        processes.worker("parsing")
+        parsing_worker(processes, runtime)
         first = scheduler(processes)
         url = feed_server.url
         expected = {
@@ -255,7 +280,7 @@ class TestFeedSchedules:
     ) -> None:
         feed_server.entries = ["r0"]
         schedule_id = create_feed_schedule(client, feed_server.url("/rss"))
-        processes.worker("parsing")
+        parsing_worker(processes, runtime)
         scheduler(processes)
         scheduler(processes)
         for round_ in range(1, 4):
@@ -281,7 +306,7 @@ class TestFeedSchedules:
         feed_server.entries = ["x"]
         broken = create_feed_schedule(client, feed_server.url("/broken"))
         missing = create_feed_schedule(client, feed_server.url("/gone"))
-        processes.worker("parsing")
+        parsing_worker(processes, runtime)
         scheduler(processes)
         make_due(runtime, broken, missing)
         [bad] = wait_firings(runtime, broken, 1, processes)
