@@ -20,6 +20,7 @@ STREAM_TIMEOUT = httpx.Timeout(None, connect=5.0)
 ITEMS_PAGE = 1000
 """Items asked for per status request when a command shows them all (the API's largest page)."""
 
+
 class ApiError(Exception):
     """A failed call, said in one line: the API's `{"error": {"code", "message"}}` or why it was unreachable."""
 

@@ -1,16 +1,16 @@
 """Indexes for the hot status reads: a task's item page, its per-stage counts, a tenant's task list
 and the recent attempt times the ETA is made of
 
-Revision ID: 0005_status_reads
-Revises: 0002_tenancy
+Revision ID: 0006_status_reads
+Revises: 0005_feeds
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0005_status_reads"
-down_revision = "0002_tenancy"
+revision = "0006_status_reads"
+down_revision = "0005_feeds"
 branch_labels = None
 depends_on = None
 
