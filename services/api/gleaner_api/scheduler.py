@@ -13,10 +13,12 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
+from typing import Literal
 
 import structlog
 from pydantic import ValidationError
 from redis.exceptions import RedisError
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -40,7 +42,7 @@ DEFAULT_POLL_SECONDS = 1.0
 class Fired:
     schedule_id: int
     tick_at: datetime
-    outcome: str  # created | failed
+    outcome: Literal["created", "failed"]
     task_id: int | None
     error: str | None
 
@@ -72,6 +74,8 @@ def fire(
         ):
             session.rollback()  # another replica fired this tick (or it was paused)
             return None
+        if due is None:
+            _lock(session, schedule_id)
         task_id, error = None, None
         try:
             with session.begin_nested():
@@ -79,7 +83,9 @@ def fire(
                 task_id = task.id
         except (GleanerError, ValidationError) as exc:
             error, jobs = exc.message if isinstance(exc, GleanerError) else str(exc), []
-        outcome = "created" if task_id is not None else "failed"
+        outcome: Literal["created", "failed"] = (
+            "created" if task_id is not None else "failed"
+        )
         session.add(
             ScheduleFiring(
                 schedule_id=schedule_id,
@@ -114,6 +120,19 @@ def fire(
     ) as exc:  # the items are queued in SQL: the reconciler enqueues them
         log.warning("schedule_enqueue_deferred", task_id=task_id, error=str(exc))
     return Fired(schedule_id, due or now, outcome, task_id, error)
+
+
+def _lock(session: Session, schedule_id: int) -> None:
+    """Write first, so the firing holds the write lock before it reads anything.
+
+    The claim does this for a due tick. Without it, SQLite's savepoint below opens a deferred
+    transaction whose reads pin a snapshot; a worker committing in between then makes the first INSERT
+    fail at once with "database is locked" (SQLite does not wait for a stale snapshot), which the API
+    answered 503. On PostgreSQL it only serialises run-nows of one schedule.
+    """
+    session.execute(
+        update(Schedule).where(Schedule.id == schedule_id).values(updated_at=utcnow())
+    )
 
 
 def _make_task(

@@ -22,6 +22,7 @@ from gleaner_api.deps import (
     SessionDep,
     SessionRoute,
 )
+from gleaner_api.openapi import errors
 from gleaner_api.schemas import Page, TaskEnvelope, TaskRead
 from gleaner_api.taskviews import get_owned_task, render_task
 
@@ -35,7 +36,7 @@ FINISHED = {
 }
 
 
-@router.get("", response_model=Page[TaskRead])
+@router.get("", response_model=Page[TaskRead], responses=errors())
 def list_tasks(
     session: SessionDep,
     runtime: RuntimeDep,
@@ -45,6 +46,7 @@ def list_tasks(
     page: PageQuery = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[TaskRead]:
+    """The caller's tasks, newest first, without their items; filter by status and type."""
     query = select(ProcessingTask).where(ProcessingTask.owner == owner)
     if status is not None:
         query = query.where(ProcessingTask.status == status)
@@ -63,7 +65,11 @@ def list_tasks(
     return Page(items=items, total=total, page=page, page_size=page_size)
 
 
-@router.get("/{task_id}", response_model=TaskEnvelope)
+@router.get(
+    "/{task_id}",
+    response_model=TaskEnvelope,
+    responses=errors({404: ("task_not_found",)}),
+)
 def get_task(
     task_id: PathId,
     session: SessionDep,
@@ -71,6 +77,7 @@ def get_task(
     owner: OwnerDep,
     include_items: Annotated[bool, Query()] = True,
 ) -> TaskEnvelope:
+    """A task with its progress per stage, its ETA and (by default) every item."""
     task = get_owned_task(session, owner, task_id)
     return TaskEnvelope.model_validate(
         {
@@ -81,7 +88,24 @@ def get_task(
     )
 
 
-@router.get("/{task_id}/events")
+@router.get(
+    "/{task_id}/events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "an event stream (never JSON): `progress` events carry the task as "
+            "GET /api/tasks/{task_id} returns it, `end` carries its id and final status",
+            "content": {
+                "text/event-stream": {
+                    "schema": {"type": "string"},
+                    "example": 'event: progress\ndata: {"id": 7, "status": "running", "progress": 40}\n\n'
+                    'event: end\ndata: {"id": 7, "status": "completed"}\n\n',
+                }
+            },
+        },
+        **errors({404: ("task_not_found",)}),
+    },
+)
 async def task_events(
     task_id: PathId,
     request: Request,
