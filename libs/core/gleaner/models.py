@@ -442,13 +442,16 @@ class Schedule(Base):
     interval_seconds: Mapped[int | None] = mapped_column(Integer)
     pipeline: Mapped[dict[str, Any]] = mapped_column(
         default=dict
-    )  # the POST /api/pipelines body
+    )  # the POST /api/pipelines body (without urls/link_ids for a feed)
+    # An RSS/Atom feed whose new entries each firing runs (gleaner_parsing.feeds); None: the pipeline's links
+    feed_url: Mapped[str | None] = mapped_column(Text)
     paused: Mapped[bool] = mapped_column(default=False)
     next_fire_at: Mapped[datetime | None] = mapped_column(
         index=True
     )  # None while paused
     last_fired_at: Mapped[datetime | None] = mapped_column()
-    last_outcome: Mapped[str | None] = mapped_column(String(16))  # created | failed
+    # created | failed | no_new_entries | fetching (a feed firing under way)
+    last_outcome: Mapped[str | None] = mapped_column(String(16))
     last_task_id: Mapped[int | None] = mapped_column(BigId)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -461,6 +464,8 @@ class ScheduleFiring(Base):
     __tablename__ = "schedule_firings"
     __table_args__ = (
         UniqueConstraint("schedule_id", "tick_at", name="uq_schedule_firings_tick"),
+        # the scheduler looks every second for feed firings still under way
+        Index("ix_schedule_firings_outcome", "outcome"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -474,9 +479,39 @@ class ScheduleFiring(Base):
     task_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("processing_tasks.id", ondelete="SET NULL")
     )
-    outcome: Mapped[str] = mapped_column(String(16))  # created | failed
+    # created | failed | no_new_entries; a feed firing is `fetching` (its job runs), then `fetched`
+    # (its new entries are recorded) until the scheduler makes the task
+    outcome: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     fired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    new_entries: Mapped[int | None] = mapped_column(
+        Integer
+    )  # a feed firing's new entries
+
+
+class FeedEntry(Base):
+    """An entry of a schedule's feed, filed once: unique per schedule and entry key (gleaner.feeds).
+
+    The key is the entry's id (RSS guid, Atom id), or its link when it has none; the constraint, not a
+    read-then-write, is what keeps two firings racing (replicas, run-now) from both filing it.
+    """
+
+    __tablename__ = "feed_entries"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "entry_key", name="uq_feed_entries_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("schedules.id", ondelete="CASCADE")
+    )
+    entry_key: Mapped[str] = mapped_column(String(64))  # sha256 hex of the id or link
+    entry_id: Mapped[str] = mapped_column(Text)  # the id or link itself, for people
+    link: Mapped[str] = mapped_column(Text)
+    firing_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("schedule_firings.id", ondelete="SET NULL"), index=True
+    )
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --- webhooks ---------------------------------------------------------------------------------------

@@ -71,6 +71,10 @@ QUEUES: dict[Stage, QueueSpec] = {
     "notion": QueueSpec("notion", "notion", "gleaner_notion.jobs.import_item"),
 }
 
+FEED_JOB_PATH = "gleaner_parsing.feeds.fetch_feed"
+"""A feed schedule's fetch (gleaner.feeds), run by the parsing worker on the parsing stage's high lane:
+its guarded fetcher, and ahead of a page backlog that would otherwise make the firing late."""
+
 ALL_QUEUE_NAMES: tuple[str, ...] = tuple(
     name for spec in QUEUES.values() for name in spec.lanes
 )
@@ -218,6 +222,20 @@ def enqueue_item_jobs(
                     )
         pipe.execute()
     return created
+
+
+def enqueue_feed_fetch(redis: Redis, settings: Settings, firing_id: int) -> Job:
+    """Queue the fetch of a feed firing (runs here, at once, in eager mode)."""
+    queue = rq_queue(redis, QUEUES["parsing"].high_name, is_async=not settings.EAGER)
+    return queue.enqueue_call(
+        FEED_JOB_PATH,
+        args=(firing_id,),
+        job_id=f"feed-{firing_id}",
+        timeout=settings.timeout("parsing"),
+        result_ttl=DEFAULT_RESULT_TTL,
+        failure_ttl=settings.JOB_FAILURE_TTL_SECONDS,
+        meta={"firing_id": firing_id},
+    )
 
 
 def _queue_name(job: ItemJob) -> str:

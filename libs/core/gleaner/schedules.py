@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gleaner.db import rowcount
 from gleaner.errors import InvalidRequest
+from gleaner.feeds import FIRING_OUTCOMES
 from gleaner.models import Schedule, ScheduleFiring, utcnow
 
 CRON_PATTERN = r"^ *[0-9A-Za-z*/,?#-]+( +[0-9A-Za-z*/,?#-]+){4} *$"
@@ -156,7 +157,7 @@ class ScheduleCollector(Collector):
                 ).all()
         except SQLAlchemyError:
             return []  # absent rather than zero: the database is down, not the schedules
-        for outcome in ("created", "failed"):
+        for outcome in FIRING_OUTCOMES:
             firings.add_metric([outcome], dict(by_outcome).get(outcome, 0))
         late = (utcnow() - oldest_due).total_seconds() if oldest_due else 0.0
         lag.add_metric([], max(0.0, late))
@@ -170,7 +171,8 @@ class ScheduleCollector(Collector):
         return (
             CounterMetricFamily(
                 "gleaner_schedule_firings",
-                "Schedule firings by outcome: created (a task) or failed (the reason is on the firing).",
+                "Schedule firings by outcome: created (a task), no_new_entries (a feed had nothing new) "
+                "or failed (the reason is on the firing).",
                 labels=["outcome"],
             ),
             GaugeMetricFamily(

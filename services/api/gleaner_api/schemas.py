@@ -460,10 +460,25 @@ class ScheduleCreate(Strict):
         ge=1,
         description="fire every this many seconds instead of on a cron expression",
     )
+    feed_url: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=2048,
+        json_schema_extra={"format": "uri"},
+        description="an RSS or Atom feed: each firing fetches it (with the page fetcher's address "
+        "guard and allow list) and runs its entries not filed before; `pipeline` then gives no "
+        "`urls` or `link_ids`",
+        examples=["https://example.org/news/feed.xml"],
+    )
     pipeline: PipelineCreate = Field(
-        description="the POST /api/pipelines body each firing submits (without `after`)",
+        description="the POST /api/pipelines body each firing submits (without `after`); for a "
+        "feed, the stages and options its entries run with",
         examples=[{"urls": ["https://example.org/news"], "stages": ["parsing", "ai"]}],
     )
+
+
+FiringOutcome = Literal["created", "failed", "no_new_entries", "fetching", "fetched"]
+"""gleaner.feeds names them: a plain schedule's firing is created or failed."""
 
 
 class ScheduleFiringRead(BaseModel):
@@ -474,12 +489,22 @@ class ScheduleFiringRead(BaseModel):
         description="the due time it fired for (the request's time for run-now)"
     )
     manual: bool
-    outcome: Literal["created", "failed"] = Field(
-        description="created (see task_id) or failed (see error)"
+    outcome: FiringOutcome = Field(
+        description="created (see task_id), failed (see error), no_new_entries (a feed had "
+        "nothing new); while a feed firing is under way: fetching, then fetched",
+        examples=["no_new_entries"],
     )
     task_id: int | None
-    error: str | None
+    error: str | None = Field(
+        description="why it failed: `code: reason`",
+        examples=[
+            "feed_invalid: https://example.org/feed.xml is not a readable RSS or Atom feed"
+        ],
+    )
     fired_at: datetime
+    new_entries: int | None = Field(
+        default=None, description="a feed firing's entries not filed before"
+    )
 
 
 class ScheduleRead(BaseModel):
@@ -490,14 +515,15 @@ class ScheduleRead(BaseModel):
     cron: str | None
     timezone: str
     interval_seconds: int | None
+    feed_url: str | None = Field(description="the feed each firing reads, if any")
     pipeline: dict[str, Any]
     paused: bool
     next_fire_at: datetime | None = Field(
         description="the next firing (None while paused)"
     )
     last_fired_at: datetime | None
-    last_outcome: Literal["created", "failed"] | None = Field(
-        description="created or failed"
+    last_outcome: FiringOutcome | None = Field(
+        description="created, failed, no_new_entries, or fetching (a feed firing under way)"
     )
     last_task_id: int | None
     last_error: str | None
