@@ -67,10 +67,10 @@ def prepare_pipeline(
     }
     if "ai" in body.stages:
         config["model_id"] = resolve_model(session, owner, body.model_id)
+    # Checked even when the notion stage does not run: a bad value is refused wherever it is given.
+    notion = notion_target(runtime, body.notion.database_id, body.notion.properties)
     if "notion" in body.stages:
-        config["notion"] = notion_target(
-            runtime, body.notion.database_id, body.notion.properties
-        )
+        config["notion"] = notion
     inputs = [
         ItemInput(item_id=link.id, item_type="link", link_id=link.id) for link in links
     ]

@@ -22,11 +22,45 @@ from gleaner_api.deps import (
     SessionDep,
     SessionRoute,
 )
-from gleaner_api.openapi import errors
+from gleaner_api.openapi import REF, errors
 from gleaner_api.schemas import Page, TaskEnvelope, TaskRead
 from gleaner_api.taskviews import get_owned_task, render_task
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"], route_class=SessionRoute)
+
+
+def _event(name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"const": name},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": payload,
+            },
+        },
+    }
+
+
+TASK_EVENT = {
+    "description": "one event of the stream (the schema describes each event, not the stream)",
+    "anyOf": [
+        _event("progress", {"$ref": REF + "TaskRead"}),
+        _event(
+            "end",
+            {
+                "type": "object",
+                "required": ["id", "status"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "status": {"$ref": REF + "TaskStatus"},
+                },
+            },
+        ),
+    ],
+}
 
 FINISHED = {
     TaskStatus.COMPLETED,
@@ -97,7 +131,7 @@ def get_task(
             "GET /api/tasks/{task_id} returns it, `end` carries its id and final status",
             "content": {
                 "text/event-stream": {
-                    "schema": {"type": "string"},
+                    "schema": TASK_EVENT,
                     "example": 'event: progress\ndata: {"id": 7, "status": "running", "progress": 40}\n\n'
                     'event: end\ndata: {"id": 7, "status": "completed"}\n\n',
                 }
