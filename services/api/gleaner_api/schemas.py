@@ -48,9 +48,10 @@ NOTION_PROPERTIES: dict[str, Any] = {
 
 
 class Strict(BaseModel):
-    """Request bodies reject unknown fields, so a typo is an error rather than silently ignored."""
+    """Request bodies reject unknown fields, so a typo is an error rather than silently ignored, and
+    take values only of the published type (no 0 for false, no "5" for 5)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 PriorityField = Annotated[
