@@ -339,3 +339,62 @@ def test_the_builtin_database_password_never_enters_the_url_unquoted() -> None:
             "name": "pg",
             "key": "password",
         }
+
+
+def security_contexts(manifests: list[Manifest]) -> list[tuple[str, Manifest]]:
+    """Every pod-level and container-level securityContext of every workload and the test pod."""
+    found = []
+    for manifest in manifests:
+        kind = manifest["kind"]
+        pod = {
+            "Deployment": "spec.template.spec",
+            "StatefulSet": "spec.template.spec",
+            "Job": "spec.template.spec",
+            "CronJob": "spec.jobTemplate.spec.template.spec",
+            "Pod": "spec",
+        }.get(kind)
+        if pod is None:
+            continue
+        spec = jp(pod, manifest)
+        name = f"{kind}/{manifest['metadata']['name']}"
+        found.append((name, spec.get("securityContext", {})))
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            found.append(
+                (f"{name}/{container['name']}", container.get("securityContext", {}))
+            )
+    return found
+
+
+@pytest.mark.parametrize(
+    ("mode", "openshift", "fixed"),
+    [
+        ("auto", False, True),
+        ("auto", True, False),
+        ("force", False, False),
+        ("disabled", True, True),
+    ],
+)
+def test_openshift_gets_no_fixed_ids(mode: str, openshift: bool, fixed: bool) -> None:
+    apis = ("security.openshift.io/v1",) if openshift else ()
+    manifests = render(
+        {"global.compatibility.openshift.adaptSecurityContext": mode}, apis
+    )
+    contexts = security_contexts(manifests)
+    ids = {"runAsUser", "runAsGroup", "fsGroup"}
+    with_ids = [name for name, context in contexts if ids & set(context)]
+    if fixed:
+        # The Gleaner pods (65532) and the built-in PostgreSQL and Redis (999).
+        assert {
+            "StatefulSet/gleaner-postgresql",
+            "StatefulSet/gleaner-redis",
+            "Deployment/gleaner-api",
+        } <= set(with_ids)
+    else:
+        assert with_ids == []
+    pods = [c for name, c in contexts if name.count("/") == 1]
+    assert all(c["runAsNonRoot"] is True for c in pods)
+    for manifest in manifests:
+        try:
+            kubernetes_validate.validate(manifest, "1.33", strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            continue

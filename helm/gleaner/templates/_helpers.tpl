@@ -292,6 +292,19 @@ checksum/config: {{ include (print .Template.BasePath "/config.yaml") . | sha256
 {{- end -}}
 {{- end -}}
 
+{{/* A securityContext for the cluster: dict "root" $ "context" <map>. On OpenShift (its restricted SCC assigns
+     each namespace's uid and fsGroup and refuses fixed ones) global.compatibility.openshift
+     .adaptSecurityContext drops runAsUser, runAsGroup and fsGroup: `auto` when the cluster serves
+     security.openshift.io/v1, `force` always, `disabled` never (the bitnami switch). */}}
+{{- define "gleaner.securityContext" -}}
+{{- $context := deepCopy .context -}}
+{{- $mode := .root.Values.global.compatibility.openshift.adaptSecurityContext -}}
+{{- if or (eq $mode "force") (and (eq $mode "auto") (.root.Capabilities.APIVersions.Has "security.openshift.io/v1")) -}}
+{{- $context = omit $context "runAsUser" "runAsGroup" "fsGroup" -}}
+{{- end -}}
+{{- toYaml $context -}}
+{{- end -}}
+
 {{/* Chart conventions shared by the API, workers and reconciler: dict "root" $ "values" <component values> ----- */}}
 
 {{/* Pod labels: podLabels under the chart's own, which win (selectors and NetworkPolicies rely on them).
@@ -411,7 +424,7 @@ automountServiceAccountToken: false
 restartPolicy: {{ .restartPolicy | default "OnFailure" }}
 {{- include "gleaner.imagePullSecrets" $root }}
 securityContext:
-  {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
+  {{- include "gleaner.securityContext" (dict "root" $root "context" $root.Values.podSecurityContext) | nindent 2 }}
 {{- include "gleaner.podScheduling" (dict "values" $v) }}
 {{- $init := "" }}
 {{- if .waitForSchema }}{{ $init = include "gleaner.waitForSchema" (dict "root" $root "image" $root.Values.api.image) }}{{ end }}
@@ -436,7 +449,7 @@ containers:
     resources:
       {{- toYaml .resources | nindent 6 }}
     securityContext:
-      {{- toYaml $root.Values.containerSecurityContext | nindent 6 }}
+      {{- include "gleaner.securityContext" (dict "root" $root "context" $root.Values.containerSecurityContext) | nindent 6 }}
     volumeMounts:
       {{- include "gleaner.tmpVolumeMount" $root | nindent 6 }}
       {{- with $v.extraVolumeMounts }}{{ toYaml . | nindent 6 }}{{ end }}
@@ -463,7 +476,7 @@ volumes:
   resources:
     {{- toYaml $root.Values.migrations.resources | nindent 4 }}
   securityContext:
-    {{- toYaml $root.Values.containerSecurityContext | nindent 4 }}
+    {{- include "gleaner.securityContext" (dict "root" $root "context" $root.Values.containerSecurityContext) | nindent 4 }}
   volumeMounts:
     {{- include "gleaner.tmpVolumeMount" $root | nindent 4 }}
 {{- end }}
