@@ -24,6 +24,7 @@ from gleaner_api.deps import (
     SessionDep,
     SessionRoute,
 )
+from gleaner_api.openapi import REF, errors
 from gleaner_api.schemas import Page, TaskEnvelope, TaskRead
 from gleaner_api.taskevents import TaskEvents
 from gleaner_api.taskviews import (
@@ -35,6 +36,40 @@ from gleaner_api.taskviews import (
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"], route_class=SessionRoute)
 
+
+def _event(name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"const": name},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": payload,
+            },
+        },
+    }
+
+
+TASK_EVENT = {
+    "description": "one event of the stream (the schema describes each event, not the stream)",
+    "anyOf": [
+        _event("progress", {"$ref": REF + "TaskRead"}),
+        _event(
+            "end",
+            {
+                "type": "object",
+                "required": ["id", "status"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "status": {"$ref": REF + "TaskStatus"},
+                },
+            },
+        ),
+    ],
+}
+
 FINISHED = {
     TaskStatus.COMPLETED,
     TaskStatus.FAILED,
@@ -43,7 +78,7 @@ FINISHED = {
 }
 
 
-@router.get("", response_model=Page[TaskRead])
+@router.get("", response_model=Page[TaskRead], responses=errors())
 def list_tasks(
     session: SessionDep,
     runtime: RuntimeDep,
@@ -53,6 +88,7 @@ def list_tasks(
     page: PageQuery = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[TaskRead]:
+    """The caller's tasks, newest first, without their items; filter by status and type."""
     query = select(ProcessingTask).where(ProcessingTask.owner == owner)
     if status is not None:
         query = query.where(ProcessingTask.status == status)
@@ -85,7 +121,11 @@ def list_tasks(
     return Page(items=items, total=total, page=page, page_size=page_size)
 
 
-@router.get("/{task_id}", response_model=TaskEnvelope)
+@router.get(
+    "/{task_id}",
+    response_model=TaskEnvelope,
+    responses=errors({404: ("task_not_found",)}),
+)
 def get_task(
     task_id: PathId,
     session: SessionDep,
@@ -112,7 +152,26 @@ def get_task(
     )
 
 
-@router.get("/{task_id}/events")
+@router.get(
+    "/{task_id}/events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "an event stream (never JSON): `progress` events carry the task as "
+            "GET /api/tasks/{task_id} returns it, plus `delta`: the first (`delta: false`) has the "
+            "first page of items, each later one (`delta: true`) only the items changed since the "
+            "event before (merge them by id); `end` carries its id and final status",
+            "content": {
+                "text/event-stream": {
+                    "schema": TASK_EVENT,
+                    "example": 'event: progress\ndata: {"id": 7, "status": "running", "progress": 40}\n\n'
+                    'event: end\ndata: {"id": 7, "status": "completed"}\n\n',
+                }
+            },
+        },
+        **errors({404: ("task_not_found",)}),
+    },
+)
 async def task_events(
     task_id: PathId,
     request: Request,
