@@ -8,11 +8,12 @@ from sqlalchemy.orm import Session
 
 from gleaner.errors import InvalidRequest
 from gleaner.links import get_or_create_links
-from gleaner.models import Link, TaskType
+from gleaner.models import Link, TaskStatus, TaskType
 from gleaner.queues import PIPELINE_STAGES
 from gleaner.runtime import Runtime
 from gleaner.tasks import ItemInput
 from gleaner_api.deps import OwnerDep, RuntimeDep, SessionDep, SessionRoute
+from gleaner_api.openapi import PIPELINE_ERRORS, errors
 from gleaner_api.schemas import LinkRead, PipelineCreate, TaskQueued
 from gleaner_api.submission import (
     check_batch_size,
@@ -66,17 +67,22 @@ def prepare_pipeline(
     }
     if "ai" in body.stages:
         config["model_id"] = resolve_model(session, owner, body.model_id)
+    # Checked even when the notion stage does not run: a bad value is refused wherever it is given.
+    notion = notion_target(runtime, body.notion.database_id, body.notion.properties)
     if "notion" in body.stages:
-        config["notion"] = notion_target(
-            runtime, body.notion.database_id, body.notion.properties
-        )
+        config["notion"] = notion
     inputs = [
         ItemInput(item_id=link.id, item_type="link", link_id=link.id) for link in links
     ]
     return PreparedPipeline(links, inputs, config)
 
 
-@router.post("", status_code=202, response_model=TaskQueued)
+@router.post(
+    "",
+    status_code=202,
+    response_model=TaskQueued,
+    responses=errors(PIPELINE_ERRORS, body=True),
+)
 def run_pipeline(
     body: PipelineCreate, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
 ) -> TaskQueued:
@@ -98,7 +104,7 @@ def run_pipeline(
         task_id=task.id,
         job_id=task.job_id,
         total_items=task.total_items,
-        status=task.status,
+        status=TaskStatus(task.status),
         message=queued_message("Pipeline", task, dispatched),
         stages=task.stages,
         links=[LinkRead.model_validate(link) for link in prepared.links],

@@ -22,10 +22,45 @@ from gleaner_api.deps import (
     SessionDep,
     SessionRoute,
 )
+from gleaner_api.openapi import REF, errors
 from gleaner_api.schemas import Page, TaskEnvelope, TaskRead
 from gleaner_api.taskviews import get_owned_task, render_task
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"], route_class=SessionRoute)
+
+
+def _event(name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"const": name},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": payload,
+            },
+        },
+    }
+
+
+TASK_EVENT = {
+    "description": "one event of the stream (the schema describes each event, not the stream)",
+    "anyOf": [
+        _event("progress", {"$ref": REF + "TaskRead"}),
+        _event(
+            "end",
+            {
+                "type": "object",
+                "required": ["id", "status"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "status": {"$ref": REF + "TaskStatus"},
+                },
+            },
+        ),
+    ],
+}
 
 FINISHED = {
     TaskStatus.COMPLETED,
@@ -35,7 +70,7 @@ FINISHED = {
 }
 
 
-@router.get("", response_model=Page[TaskRead])
+@router.get("", response_model=Page[TaskRead], responses=errors())
 def list_tasks(
     session: SessionDep,
     runtime: RuntimeDep,
@@ -45,6 +80,7 @@ def list_tasks(
     page: PageQuery = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[TaskRead]:
+    """The caller's tasks, newest first, without their items; filter by status and type."""
     query = select(ProcessingTask).where(ProcessingTask.owner == owner)
     if status is not None:
         query = query.where(ProcessingTask.status == status)
@@ -63,7 +99,11 @@ def list_tasks(
     return Page(items=items, total=total, page=page, page_size=page_size)
 
 
-@router.get("/{task_id}", response_model=TaskEnvelope)
+@router.get(
+    "/{task_id}",
+    response_model=TaskEnvelope,
+    responses=errors({404: ("task_not_found",)}),
+)
 def get_task(
     task_id: PathId,
     session: SessionDep,
@@ -71,6 +111,7 @@ def get_task(
     owner: OwnerDep,
     include_items: Annotated[bool, Query()] = True,
 ) -> TaskEnvelope:
+    """A task with its progress per stage, its ETA and (by default) every item."""
     task = get_owned_task(session, owner, task_id)
     return TaskEnvelope.model_validate(
         {
@@ -81,7 +122,24 @@ def get_task(
     )
 
 
-@router.get("/{task_id}/events")
+@router.get(
+    "/{task_id}/events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "an event stream (never JSON): `progress` events carry the task as "
+            "GET /api/tasks/{task_id} returns it, `end` carries its id and final status",
+            "content": {
+                "text/event-stream": {
+                    "schema": TASK_EVENT,
+                    "example": 'event: progress\ndata: {"id": 7, "status": "running", "progress": 40}\n\n'
+                    'event: end\ndata: {"id": 7, "status": "completed"}\n\n',
+                }
+            },
+        },
+        **errors({404: ("task_not_found",)}),
+    },
+)
 async def task_events(
     task_id: PathId,
     request: Request,
