@@ -23,7 +23,7 @@ import pytest
 
 from tests.stack import ROOT
 
-MAX_EXAMPLES = int(os.environ.get("GLEANER_CONTRACT_EXAMPLES", "8"))
+MAX_EXAMPLES = int(os.environ.get("GLEANER_CONTRACT_EXAMPLES", "5"))
 """Test cases per operation and phase: bounded so the run stays near a minute on 2 busy cores."""
 
 RUN_TIMEOUT_SECONDS = 600

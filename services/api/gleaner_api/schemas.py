@@ -39,9 +39,10 @@ def _integral(value: Any) -> Any:
     return value
 
 
-JsonInt = Annotated[int, BeforeValidator(_integral)]
+Integral = BeforeValidator(_integral)
+"""After an int's own constraints in `Annotated[...]`, so they are still published as minimum/maximum."""
 
-Id = Annotated[JsonInt, Field(ge=1, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID), Integral]
 
 BATCH: dict[str, Any] = {"x-gleaner-batch": True}
 """Marks a list the batch limit applies to: gleaner_api.openapi publishes GLEANER_MAX_BATCH_SIZE as its
@@ -474,9 +475,8 @@ class ScheduleCreate(Strict):
         description="IANA time zone of `cron`",
         examples=["Europe/Paris"],
     )
-    interval_seconds: JsonInt | None = Field(
+    interval_seconds: Annotated[int, Field(ge=1), Integral] | None = Field(
         default=None,
-        ge=1,
         description="fire every this many seconds instead of on a cron expression",
     )
     feed_url: str | None = Field(
