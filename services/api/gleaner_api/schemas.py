@@ -332,6 +332,9 @@ class ItemRead(BaseModel):
     )
     started_at: datetime | None
     completed_at: datetime | None
+    updated_at: datetime | None = Field(
+        default=None, description="its last change (an event stream sends what changed)"
+    )
     url: str | None = Field(description="the link the item is about")
     link_id: int | None
     parsed_content_id: int | None
@@ -380,7 +383,14 @@ class TaskRead(BaseModel):
     condition: Literal["completed", "finished"] | None = Field(
         default=None, description="what `after` waits for"
     )
-    items: list[ItemRead] | None = None
+    items: list[ItemRead] | None = Field(
+        default=None,
+        description="one page of the items, in id order (include_items=true); null otherwise",
+    )
+    items_next: int | None = Field(
+        default=None,
+        description="pass it as items_after for the next page of items; null on the last page",
+    )
 
 
 class TaskEnvelope(BaseModel):

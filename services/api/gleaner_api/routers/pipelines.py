@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from gleaner.errors import InvalidRequest
-from gleaner.links import get_or_create_links
+from gleaner.links import SavedLink, get_or_create_links
 from gleaner.models import Link, TaskStatus, TaskType
 from gleaner.queues import PIPELINE_STAGES
 from gleaner.runtime import Runtime
@@ -42,7 +42,7 @@ def _check_stages(stages: Sequence[str]) -> None:
 class PreparedPipeline:
     """A checked pipeline request: its links, and what create_task needs."""
 
-    links: list[Link]
+    links: list[SavedLink]
     inputs: list[ItemInput]
     config: dict[str, object]
 
@@ -61,7 +61,12 @@ def prepare_pipeline(
     if body.link_ids:
         ids = owned_ids(session, Link, owner, body.link_ids)
         known = {link.id for link in links}
-        links += [session.get_one(Link, i) for i in ids if i not in known]
+        for link_id in ids:
+            if link_id not in known:
+                link = session.get_one(Link, link_id)
+                links.append(
+                    SavedLink(link.id, link.url, link.normalized_url, link.created_at)
+                )
     config: dict[str, object] = {
         "processing_config": body.processing_config.model_dump()
     }
