@@ -12,6 +12,7 @@ Page server routes:
   /slow/<name>      the same after DEFAULT_SLOW_SECONDS, so items are seen queued and running
   /fixable/<name>   404 until `fix(name)` is called, then the article: a failure to retry
   /wait/<s>/<name>  the article after <s> seconds: a job that is still running when a test acts
+  /wait-once/<s>/<name>  the same the first time only, then at once (a job stopped and run again)
   /unavailable/<name>  503 (a retryable failure) until `fix(name)`, then the article
 """
 
@@ -40,7 +41,7 @@ STAGES = ("parsing", "ai", "notion")
 DEFAULT_SLOW_SECONDS = 1.5
 """How long /slow/<name> holds its answer."""
 
-START_TIMEOUT_SECONDS = 60.0
+START_TIMEOUT_SECONDS = 120.0
 """Budget for the API to answer and every worker to register (imports are slow on 2 cores)."""
 
 API_START_TIMEOUT_SECONDS = 180.0
@@ -71,6 +72,7 @@ class PageServer(LocalServer):
     def __init__(self) -> None:
         super().__init__(0, _PageHandler)
         self.fixed: set[str] = set()
+        self.waited: set[str] = set()  # /wait-once names already answered slowly
 
     def fix(self, name: str) -> None:
         self.fixed.add(name)
@@ -83,10 +85,12 @@ class _PageHandler(HtmlHandler):
         _, kind, name = (self.path.split("/", 2) + ["", ""])[:3]
         if kind == "slow":
             time.sleep(DEFAULT_SLOW_SECONDS)
-        if kind == "wait":
+        if kind in ("wait", "wait-once"):
             seconds, _, name = name.partition("/")
-            time.sleep(float(seconds))
-        if kind in ("article", "slow", "wait") or (
+            if kind == "wait" or name not in self.server.waited:
+                self.server.waited.add(name)
+                time.sleep(float(seconds))
+        if kind in ("article", "slow", "wait", "wait-once") or (
             kind in ("fixable", "unavailable") and name in self.server.fixed
         ):
             self.answer(200, article(name))
@@ -266,9 +270,9 @@ class LocalStack:
     def logs(self) -> str:
         return self.procs.tail(60)
 
-    def wait_ready(self, api_key: str) -> None:
+    def wait_ready(self, api_key: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
         """The API answers and a worker of each stage has registered."""
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        deadline = time.monotonic() + timeout
         headers = {"Authorization": f"Bearer {api_key}"}
         while True:
             try:

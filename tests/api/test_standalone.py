@@ -26,7 +26,7 @@ from redis import Redis
 from sqlalchemy import select
 
 from gleaner.db import make_engine, make_sessionmaker, session_scope
-from gleaner.models import ItemAttempt
+from gleaner.models import ItemAttempt, ProcessingTask
 from gleaner_api.standalone import find_redis_server, redis_version
 from tests.conftest import ROOT
 from tests.servers import free_port
@@ -110,7 +110,9 @@ def launch(
     port: int | None = None,
 ) -> Standalone:
     data = tmp_path / name / "data"
-    data.mkdir(parents=True)
+    data.mkdir(
+        parents=True, exist_ok=True
+    )  # a second launch of a name starts on its data
     port, redis_port = port or free_port(), free_port()
     child_env = {
         key: value
@@ -250,6 +252,66 @@ def test_two_stacks_side_by_side_offline_first_try_and_ctrl_c_under_uv(
     ]  # it finished within the grace period, not requeued
     # Redis wrote its append-only file in the data folder
     assert {p.name for p in first.data.iterdir()} & {"appendonlydir", "appendonly.aof"}
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_after_the_notice_forces_the_stop(
+    tmp_path: Path, pages: PageServer
+) -> None:
+    """A person presses Ctrl-C, reads "press Ctrl-C again to force", and presses it again: the stack
+    stops at once instead of waiting out the grace period, every child is gone, and the running job
+    is not lost: started again on the same data, the stack runs it to the end."""
+    env = {
+        "GLEANER_FETCH_ALLOW_NETWORKS": f"127.0.0.1:{pages.port}",
+        "GLEANER_WORKER_SHUTDOWN_GRACE_SECONDS": "60",
+        "GLEANER_PARSING_RETRY_DELAYS": "0",  # the recovered job runs at once
+        "GLEANER_FETCH_TIMEOUT_SECONDS": "60",  # a warm stop would see the page out and finish
+        "GLEANER_PARSING_TIMEOUT": "90",
+    }
+    stack = launch(tmp_path, "forced", env=env)
+    try:
+        stack.wait_for(BANNER_END)
+        api = stack.api()
+        task_id = submit(
+            api, pages.url("/wait-once/30/forced")
+        )  # a warm stop waits it out
+        deadline = time.monotonic() + 60
+        while api.get(f"/api/tasks/{task_id}").json()["task"]["items"][0]["status"] in (
+            "pending",
+            "queued",
+        ):
+            assert time.monotonic() < deadline, stack.report()
+            time.sleep(0.1)
+        os.killpg(stack.process.pid, signal.SIGINT)  # the first Ctrl-C: a warm stop
+        stack.wait_for("Press Ctrl-C again to force", timeout=10)
+        time.sleep(2)  # a person reads the line, well past a duplicated signal's window
+        assert stack.process.poll() is None, "the warm stop did not wait for the job"
+        pressed_again = time.monotonic()
+        os.killpg(stack.process.pid, signal.SIGINT)
+        stack.process.wait(30)
+        took = time.monotonic() - pressed_again
+    finally:
+        stop(stack)
+    assert "forcing the stop" in stack.output, stack.report()
+    assert took < 20, f"the forced stop took {took:.1f} s\n{stack.report()}"
+    assert not leftovers(stack.data)
+    assert task_status(stack, task_id) == "running"  # stopped mid-job, not finished
+
+    again = launch(tmp_path, "forced", env=env)
+    try:
+        again.wait_for(BANNER_END)
+        task = wait_task(again.api(), task_id, timeout=120)
+    finally:
+        stop(again)
+    assert task["status"] == "completed", (task, again.report())
+
+
+def task_status(stack: Standalone, task_id: int) -> str:
+    engine = make_engine(f"sqlite:///{stack.data / 'gleaner.db'}")
+    with session_scope(make_sessionmaker(engine)) as session:
+        status = session.get_one(ProcessingTask, task_id).status
+    engine.dispose()
+    return str(status)
 
 
 def check_redis(stack: Standalone) -> None:

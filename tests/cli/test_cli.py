@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from tests.cli.conftest import Run
@@ -200,6 +201,34 @@ class TestSchedulesAndDependencies:
         gone = gleaner("schedules", "show", str(schedule_id))
         assert gone.returncode == 1
         assert "schedule_not_found" in gone.stderr
+
+    def test_feed_schedule(self, gleaner: Run, pages: PageServer) -> None:
+        feed = pages.url("/article/not-a-feed")  # a page, not RSS or Atom
+        made = gleaner(
+            "schedules",
+            "create",
+            "blog",
+            "--feed",
+            feed,
+            "--every",
+            "3600",
+            "--stages",
+            "parsing",
+            "--json",
+        )
+        assert made.returncode == 0, made.stderr
+        schedule_id = json.loads(made.stdout)["id"]
+        assert json.loads(made.stdout)["feed_url"] == feed
+        assert "feed" in gleaner("schedules", "list").stdout
+        ran = gleaner("schedules", "run", str(schedule_id))
+        assert "reading the feed" in ran.stdout, ran.stdout
+        deadline = time.monotonic() + 60
+        while "failed: feed_invalid" not in (
+            shown := gleaner("schedules", "show", str(schedule_id)).stdout
+        ):
+            assert time.monotonic() < deadline, shown
+            time.sleep(0.5)
+        assert gleaner("schedules", "delete", str(schedule_id)).returncode == 0
 
     def test_bad_cron_is_one_line(self, gleaner: Run) -> None:
         result = gleaner(

@@ -136,3 +136,43 @@ def network_policy_errors(policy: dict[str, Any]) -> list[str]:
         if "ipBlock" in peer
         for error in ip_block_errors(peer["ipBlock"])
     ]
+
+
+# --- Pod templates: rules of ValidatePodSpec (pkg/apis/core/validation/validation.go) the schemas miss ---
+
+LABEL_VALUE = r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
+
+
+def pod_spec_errors(
+    where: str, pod: dict[str, Any], labels: dict[str, str]
+) -> list[str]:
+    """Container names unique across init and app containers, volume names unique, every volumeMount
+    naming a volume of the pod, label values of at most 63 valid characters."""
+    import re
+
+    errors = []
+    containers = (pod.get("initContainers") or []) + (pod.get("containers") or [])
+    names = [c["name"] for c in containers]
+    errors += [
+        f"{where}: container name {n} is duplicated"
+        for n in set(names)
+        if names.count(n) > 1
+    ]
+    volumes = [v["name"] for v in pod.get("volumes") or []]
+    errors += [
+        f"{where}: volume {v} is duplicated"
+        for v in set(volumes)
+        if volumes.count(v) > 1
+    ]
+    errors += [
+        f"{where}: container {c['name']} mounts {m['name']}, which is not a volume of the pod"
+        for c in containers
+        for m in c.get("volumeMounts") or []
+        if m["name"] not in volumes
+    ]
+    errors += [
+        f"{where}: label {k}={v!r} is not a valid label value"
+        for k, v in labels.items()
+        if len(str(v)) > 63 or not re.fullmatch(LABEL_VALUE, str(v))
+    ]
+    return errors

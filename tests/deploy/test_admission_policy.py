@@ -113,7 +113,7 @@ def set_cost(value: str) -> Any:
 
 @pytest.fixture(scope="module")
 def manifests() -> list[Manifest]:
-    return render()
+    return render({"networkPolicy.kubeAPIServerCIDRs[0]": "10.0.0.5/32"})
 
 
 @pytest.fixture(scope="module")

@@ -455,7 +455,7 @@ def test_external_stores_replace_the_statefulsets() -> None:
     refs = {e["name"]: jp("valueFrom.secretKeyRef", e) for e in env}
     assert refs["GLEANER_DATABASE_URL"] == {"name": "db", "key": "url"}
     assert refs["GLEANER_REDIS_URL"] == {"name": "redis", "key": "url"}
-    assert "database.external.existingSecret" in render_error(
+    assert "externalDatabase.existingSecret" in render_error(
         {"postgresql.enabled": "false"}
     )
 
@@ -491,7 +491,7 @@ def test_parsing_reaches_the_internet_but_not_cluster_or_metadata_addresses() ->
 
 
 def test_rbac_is_only_what_the_workers_use() -> None:
-    manifests = render()
+    manifests = render({"networkPolicy.kubeAPIServerCIDRs[0]": "10.0.0.5/32"})
     (role,) = of_kind(manifests, "Role")
     assert role["rules"] == [
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "patch"]}
@@ -547,7 +547,11 @@ def test_readme_documents_every_value() -> None:
 
 
 def test_render_is_deterministic_for_plain_manifests() -> None:
-    values = {"api.auth.existingSecret": "k", "postgresql.existingSecret": "p"}
+    values = {
+        "api.auth.existingSecret": "k",
+        "postgresql.existingSecret": "p",
+        "modelKeys.existingSecret": "m",
+    }
     assert render_text(values) == render_text(values)
 
 

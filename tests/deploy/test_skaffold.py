@@ -112,3 +112,56 @@ def test_autoscaling_profiles_render_offline(profile: str) -> None:
     assert result.returncode == 0, result.stderr
     kind = {"hpa": "HorizontalPodAutoscaler", "keda": "ScaledObject"}[profile]
     assert result.stdout.count(f"kind: {kind}\n") == 3
+
+
+def commands(values: dict[str, str]) -> dict[str, list[str]]:
+    """Each Deployment's main container command, rendered with `values`."""
+    return {
+        m["metadata"]["name"]: m["spec"]["template"]["spec"]["containers"][0]["command"]
+        for m in render(values)
+        if m["kind"] == "Deployment"
+    }
+
+
+def test_the_dev_profile_reloads_and_the_default_does_not() -> None:
+    """`skaffold dev` renders the chart with the dev profile's setValues: there the API and each worker run
+    under gleaner.devreload (tests/core/test_devreload.py runs it); by default nothing does."""
+    dev = {p["name"]: p for p in load()["profiles"]}["dev"]
+    values = {k: str(v).lower() if isinstance(v, bool) else str(v)
+              for k, v in dev["deploy"]["helm"]["releases"][0]["setValues"].items()}  # fmt: skip
+    assert values["dev.reload"] == "true"
+    reloading = commands(values)
+    for stage in ("parsing", "ai", "notion"):
+        command = reloading[f"gleaner-worker-{stage}"]
+        assert command[:3] == ["python3", "-m", "gleaner.devreload"]
+        assert ["--package", f"gleaner_{stage}"] in [
+            command[i : i + 2] for i in range(len(command))
+        ]
+        assert command[command.index("--") + 1 :] == [
+            "python3",
+            "-m",
+            f"gleaner_{stage}",
+        ]
+    reconciler = reloading["gleaner-reconciler"]
+    assert reconciler[reconciler.index("--") + 1 :] == [
+        "python3",
+        "-m",
+        "gleaner_api",
+        "reconcile",
+    ]
+    # Jobs must end: the migration Job and the retention CronJob never run the watcher.
+    jobs = [m for m in render(values) if m["kind"] in ("Job", "CronJob")]
+    assert jobs
+    assert "gleaner.devreload" not in str(jobs)
+    api = reloading["gleaner-api"]
+    assert api[:3] == ["python3", "-m", "gleaner.devreload"]
+    assert api[api.index("--") + 1 :][:4] == ["python3", "-m", "gleaner_api", "serve"]
+    for name, command in commands({}).items():
+        assert "gleaner.devreload" not in command, name
+    assert "gleaner.devreload" not in (ROOT / "k8s" / "gleaner.yaml").read_text()
+
+
+def test_dev_reload_is_refused_in_production() -> None:
+    from tests.deploy.chart import render_error
+
+    assert "dev.reload" in render_error({"dev.reload": "true"})

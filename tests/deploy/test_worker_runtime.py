@@ -188,7 +188,7 @@ def test_shutdown_grace_ends_a_stop_timeout_before_the_sigkill(
 
 
 def test_workers_know_their_pod_and_may_patch_it() -> None:
-    manifests = render()
+    manifests = render({"networkPolicy.kubeAPIServerCIDRs[0]": "10.0.0.5/32"})
     for stage in STAGES:
         deployment = worker(manifests, stage)
         env = env_of(deployment)
@@ -258,7 +258,12 @@ def test_without_pod_deletion_cost_no_token_and_no_role(values: dict[str, str]) 
 
 
 def test_one_worker_without_the_cost_keeps_the_role_for_the_others() -> None:
-    manifests = render({"workers.ai.podDeletionCost": "off"})
+    manifests = render(
+        {
+            "workers.ai.podDeletionCost": "off",
+            **{"networkPolicy.kubeAPIServerCIDRs[0]": "10.0.0.5/32"},
+        }
+    )
     assert len(of_kind(manifests, "Role")) == 1
     assert (
         jp("spec.template.spec.automountServiceAccountToken", worker(manifests, "ai"))
@@ -306,22 +311,43 @@ def test_every_worker_reaches_the_api_server_when_its_address_is_given() -> None
         )
 
 
-def test_notes_warn_when_the_api_server_is_closed_to_the_workers(
+def test_notes_warn_only_when_a_worker_is_told_to_patch_through_a_closed_policy(
     tmp_path: Path,
 ) -> None:
-    warning = "Idle-pods-first scale-down: workers set their pod-deletion-cost"
-    assert warning in render_notes(tmp_path / "a")
-    given = render_notes(
-        tmp_path / "b", {"networkPolicy.kubeAPIServerCIDRs[0]": "10.0.0.5/32"}
+    warning = "Idle-pods-first scale-down"
+    default = render_notes(tmp_path / "a")
+    assert warning not in default
+    assert "pod-deletion-cost" not in default
+    assert "parsing: 4 job(s) per pod" in default
+    forced = {"workers.parsing.podDeletionCost": "on"}
+    assert warning in render_notes(tmp_path / "b", forced)
+    openings = (
+        {"networkPolicy.kubeAPIServerCIDRs[0]": "10.0.0.5/32"},
+        {"networkPolicy.enabled": "false"},
+        {"workers.parsing.networkPolicy.extraEgress[0].ports[0].port": "6443"},
     )
-    assert warning not in given
-    assert "parsing: 4 job(s) per pod" in given
-    assert warning not in render_notes(
-        tmp_path / "c", {"workerDefaults.podDeletionCost": "off"}
-    )
-    assert warning not in render_notes(
-        tmp_path / "d", {"networkPolicy.enabled": "false"}
-    )
+    for i, opened in enumerate(openings):
+        assert warning not in render_notes(tmp_path / f"o{i}", {**forced, **opened})
+
+
+def test_auto_holds_no_pod_rights_while_the_api_server_is_closed() -> None:
+    # The default install: NetworkPolicies on, no API server address given. Nothing could get a patch
+    # through, so no worker (the parsing worker that reads untrusted pages included) gets a token or a Role.
+    manifests = render()
+    assert not of_kind(manifests, "Role")
+    assert not of_kind(manifests, "RoleBinding")
+    assert not of_kind(manifests, "ValidatingAdmissionPolicy")
+    for stage in STAGES:
+        deployment = worker(manifests, stage)
+        assert env_value(deployment, "GLEANER_POD_DELETION_COST") == "off"
+        assert (
+            jp("spec.template.spec.automountServiceAccountToken", deployment) is False
+        )
+    # "on" is the operator saying the patch gets through some other way (their CNI, a Cilium rule).
+    forced = render({"workers.ai.podDeletionCost": "on"})
+    (binding,) = of_kind(forced, "RoleBinding")
+    assert env_value(worker(forced, "ai"), "GLEANER_POD_DELETION_COST") == "on"
+    assert env_value(worker(forced, "parsing"), "GLEANER_POD_DELETION_COST") == "off"
 
 
 def test_values_document_the_api_server_cidrs() -> None:

@@ -88,10 +88,11 @@ def start_prometheus(
     jobs: dict[str, list[str]],
     labels: dict[str, str] | None = None,
     features: Sequence[str] = (),
+    metric_relabel_configs: Sequence[dict[str, Any]] = (),
 ) -> Prometheus:
     """Prometheus scraping `jobs` (job name → host:port targets) every second, adding `labels` to every
     target (as the chart's ServiceMonitors add namespace and gleaner_release); ready when this returns.
-    `features`: names for --enable-feature (e.g. "exemplar-storage")."""
+    `features`: names for --enable-feature (e.g. "exemplar-storage"); `metric_relabel_configs` for every job."""
     config = {
         "global": {
             "scrape_interval": SCRAPE_INTERVAL,
@@ -102,6 +103,11 @@ def start_prometheus(
             {
                 "job_name": job,
                 "static_configs": [{"targets": targets, "labels": labels or {}}],
+                **(
+                    {"metric_relabel_configs": list(metric_relabel_configs)}
+                    if metric_relabel_configs
+                    else {}
+                ),
             }
             for job, targets in jobs.items()
         ],

@@ -123,8 +123,19 @@ imagePullSecrets:
 {{- end -}}
 
 {{/* Does this worker patch its pod's deletion cost? dict "root" $ "worker" $w; "true" or "" */}}
+{{/* `auto` turns it on only where the patch can get through: its NetworkPolicy closes the API server's
+     (private) address unless networkPolicy.kubeAPIServerCIDRs or the worker's extraEgress opens it. So a
+     default install mounts no token and binds no Role: no pod write right until it can be used. */}}
 {{- define "gleaner.worker.podCost" -}}
-{{- if and .root.Values.rbac.create (ne .worker.podDeletionCost "off") -}}true{{- end -}}
+{{- if and .root.Values.rbac.create (ne .worker.podDeletionCost "off") -}}
+{{- if or (eq .worker.podDeletionCost "on") (include "gleaner.worker.reachesAPIServer" .) -}}true{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Can this worker's pods reach the Kubernetes API server? "true" or "" (dict "root" $ "worker" $w) */}}
+{{- define "gleaner.worker.reachesAPIServer" -}}
+{{- $np := .root.Values.networkPolicy -}}
+{{- if or (not $np.enabled) $np.kubeAPIServerCIDRs .worker.networkPolicy.extraEgress -}}true{{- end -}}
 {{- end -}}
 
 {{/* Secrets and URLs -------------------------------------------------------------------------------- */}}
@@ -135,6 +146,30 @@ imagePullSecrets:
 
 {{- define "gleaner.postgresqlSecretName" -}}
 {{- .Values.postgresql.existingSecret | default (include "gleaner.componentName" (dict "root" . "component" "postgresql")) -}}
+{{- end -}}
+
+{{- define "gleaner.modelKeysSecretName" -}}
+{{- .Values.modelKeys.existingSecret | default (include "gleaner.componentName" (dict "root" . "component" "model-keys")) -}}
+{{- end -}}
+
+{{/* GLEANER_MODEL_KEYS_ENCRYPTION_KEY from its Secret, for the API (encrypts tenants' provider keys) and
+     the AI worker (decrypts them); nothing else gets it */}}
+{{- define "gleaner.modelKeysEnv" -}}
+{{- if .Values.modelKeys.enabled }}
+- name: GLEANER_MODEL_KEYS_ENCRYPTION_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ include "gleaner.modelKeysSecretName" . }}, key: {{ .Values.modelKeys.existingSecretKey }}}
+{{- end }}
+{{- end -}}
+
+{{/* A component's ServiceAccount name: dict "root" $ "component" "api"|"worker" */}}
+{{- define "gleaner.serviceAccountName" -}}
+{{- (get .root.Values.serviceAccount .component).name | default (include "gleaner.componentName" (dict "root" .root "component" .component)) -}}
+{{- end -}}
+
+{{/* Does the chart create that ServiceAccount? "true" or "" */}}
+{{- define "gleaner.serviceAccountCreate" -}}
+{{- if and .root.Values.serviceAccount.create (get .root.Values.serviceAccount .component).create -}}true{{- end -}}
 {{- end -}}
 
 {{/* A random secret value, kept across upgrades: the live Secret's value when there is one */}}
@@ -158,19 +193,37 @@ imagePullSecrets:
     fieldRef: {fieldPath: metadata.namespace}
 {{- end -}}
 
-{{/* Environment every Gleaner container gets: the store URLs (the shared ConfigMap comes through envFrom) */}}
+{{/* The external stores' values: externalDatabase / externalRedis, or the keys they replace
+     (database.external.*, redisExternal.*), which keep working. */}}
+{{- define "gleaner.externalDatabaseSecret" -}}
+{{- .Values.externalDatabase.existingSecret | default .Values.database.external.existingSecret -}}
+{{- end -}}
+
+{{- define "gleaner.externalRedisSecret" -}}
+{{- .Values.externalRedis.existingSecret | default .Values.redisExternal.existingSecret -}}
+{{- end -}}
+
+{{/* Environment every Gleaner container gets: the store URLs (the shared ConfigMap comes through envFrom).
+     A password travels alone in GLEANER_DATABASE_PASSWORD and Settings puts it into the URL quoted, so
+     `@:/?#%` in it cannot break the URL (a kubelet $(VAR) expansion into the URL would not quote it). */}}
 {{- define "gleaner.env" -}}
+{{- $ext := .Values.externalDatabase }}
 {{- if .Values.postgresql.enabled }}
 - name: GLEANER_DATABASE_PASSWORD
   valueFrom:
     secretKeyRef: {name: {{ include "gleaner.postgresqlSecretName" . }}, key: password}
-# $(VAR) is expanded by the kubelet from the entry above: the password never sits in a ConfigMap.
 - name: GLEANER_DATABASE_URL
-  value: {{ printf "postgresql://%s:$(GLEANER_DATABASE_PASSWORD)@%s:5432/%s" .Values.postgresql.username (include "gleaner.componentName" (dict "root" . "component" "postgresql")) .Values.postgresql.database | quote }}
+  value: {{ printf "postgresql://%s@%s:5432/%s" .Values.postgresql.username (include "gleaner.componentName" (dict "root" . "component" "postgresql")) .Values.postgresql.database | quote }}
+{{- else if $ext.host }}
+- name: GLEANER_DATABASE_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ include "gleaner.externalDatabaseSecret" . }}, key: {{ $ext.passwordKey }}}
+- name: GLEANER_DATABASE_URL
+  value: {{ printf "postgresql://%s@%s:%d/%s" (urlquery $ext.user) $ext.host (int $ext.port) $ext.database | quote }}
 {{- else }}
 - name: GLEANER_DATABASE_URL
   valueFrom:
-    secretKeyRef: {name: {{ .Values.database.external.existingSecret }}, key: {{ .Values.database.external.urlKey }}}
+    secretKeyRef: {name: {{ include "gleaner.externalDatabaseSecret" . }}, key: {{ $ext.urlKey | default .Values.database.external.urlKey }}}
 {{- end }}
 {{- if .Values.redis.enabled }}
 - name: GLEANER_REDIS_URL
@@ -178,7 +231,7 @@ imagePullSecrets:
 {{- else }}
 - name: GLEANER_REDIS_URL
   valueFrom:
-    secretKeyRef: {name: {{ .Values.redisExternal.existingSecret }}, key: {{ .Values.redisExternal.urlKey }}}
+    secretKeyRef: {name: {{ include "gleaner.externalRedisSecret" . }}, key: {{ .Values.externalRedis.urlKey | default .Values.redisExternal.urlKey }}}
 {{- end }}
 {{- end -}}
 
@@ -227,22 +280,94 @@ checksum/config: {{ include (print .Template.BasePath "/config.yaml") . | sha256
   emptyDir: {sizeLimit: 256Mi}
 {{- end -}}
 
+{{/* A container command, wrapped in the development reloader when dev.reload is on: dict "root" $
+     "packages" <packages to watch besides gleaner> "stopTimeout" <seconds for a warm stop> "command" list */}}
+{{- define "gleaner.command" -}}
+{{- if .root.Values.dev.reload -}}
+{{- $watch := list "python3" "-m" "gleaner.devreload" "--package" "gleaner" -}}
+{{- range .packages }}{{ $watch = concat $watch (list "--package" .) }}{{ end -}}
+{{- concat $watch (list "--stop-timeout" (toString .stopTimeout) "--") .command | toJson -}}
+{{- else -}}
+{{- .command | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A securityContext for the cluster: dict "root" $ "context" <map>. On OpenShift (its restricted SCC assigns
+     each namespace's uid and fsGroup and refuses fixed ones) global.compatibility.openshift
+     .adaptSecurityContext drops runAsUser, runAsGroup and fsGroup: `auto` when the cluster serves
+     security.openshift.io/v1, `force` always, `disabled` never (the bitnami switch). */}}
+{{- define "gleaner.securityContext" -}}
+{{- $context := deepCopy .context -}}
+{{- $mode := .root.Values.global.compatibility.openshift.adaptSecurityContext -}}
+{{- if or (eq $mode "force") (and (eq $mode "auto") (.root.Capabilities.APIVersions.Has "security.openshift.io/v1")) -}}
+{{- $context = omit $context "runAsUser" "runAsGroup" "fsGroup" -}}
+{{- end -}}
+{{- toYaml $context -}}
+{{- end -}}
+
+{{/* Chart conventions shared by the API, workers and reconciler: dict "root" $ "values" <component values> ----- */}}
+
+{{/* Pod labels: podLabels under the chart's own, which win (selectors and NetworkPolicies rely on them).
+     dict "root" $ "component" c "values" v "extra" <more chart labels> */}}
+{{- define "gleaner.podLabels" -}}
+{{- $labels := include "gleaner.labels" (dict "root" .root "component" .component) | fromYaml -}}
+{{- $labels = merge $labels (.extra | default dict) -}}
+{{- toYaml (merge $labels (deepCopy (.values.podLabels | default dict))) -}}
+{{- end -}}
+
+{{/* Pod spec fields: priorityClassName, topologySpreadConstraints */}}
+{{- define "gleaner.podScheduling" -}}
+{{- with .values.priorityClassName }}
+priorityClassName: {{ . | quote }}
+{{- end }}
+{{- with .values.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* A probe: dict "probe" <enabled + timings> "custom" <a whole Probe, wins when set> "path" p "port" name */}}
+{{- define "gleaner.httpProbe" -}}
+{{- if .custom -}}
+{{- toYaml .custom -}}
+{{- else if .probe.enabled -}}
+httpGet: {path: {{ .path }}, port: {{ .port }}}
+{{ toYaml (omit .probe "enabled") }}
+{{- end -}}
+{{- end -}}
+
+{{/* Probes given whole (workers, reconciler: none by default): dict "values" v, container-level YAML */}}
+{{- define "gleaner.customProbes" -}}
+{{- range $probe := list "startupProbe" "readinessProbe" "livenessProbe" }}
+{{- with get $.values $probe }}
+{{ $probe }}:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{/* Values that cannot be expressed in the schema fail the render with how to fix them ------------------ */}}
 {{- define "gleaner.validateValues" -}}
 {{- if and .Values.tracing.enabled (not .Values.tracing.endpoint) -}}
 {{- fail "tracing.enabled is true: set tracing.endpoint to your collector's OTLP address (e.g. http://otel-collector.observability:4318)" -}}
 {{- end -}}
-{{- if and (not .Values.postgresql.enabled) (not .Values.database.external.existingSecret) -}}
-{{- fail "postgresql.enabled is false: set database.external.existingSecret to a Secret holding the database URL" -}}
+{{- if and (not .Values.postgresql.enabled) (not (include "gleaner.externalDatabaseSecret" .)) -}}
+{{- fail "postgresql.enabled is false: set externalDatabase.existingSecret to a Secret holding the database URL (or its password, with externalDatabase.host)" -}}
 {{- end -}}
-{{- if and .Values.postgresql.enabled .Values.database.external.existingSecret -}}
-{{- fail "database.external.existingSecret is set while postgresql.enabled is true: turn one of them off" -}}
+{{- if and .Values.postgresql.enabled (include "gleaner.externalDatabaseSecret" .) -}}
+{{- fail "externalDatabase.existingSecret (or database.external.existingSecret) is set while postgresql.enabled is true: turn one of them off" -}}
 {{- end -}}
-{{- if and (not .Values.redis.enabled) (not .Values.redisExternal.existingSecret) -}}
-{{- fail "redis.enabled is false: set redisExternal.existingSecret to a Secret holding the Redis URL" -}}
+{{- if and (not .Values.redis.enabled) (not (include "gleaner.externalRedisSecret" .)) -}}
+{{- fail "redis.enabled is false: set externalRedis.existingSecret to a Secret holding the Redis URL" -}}
 {{- end -}}
-{{- if and .Values.redis.enabled .Values.redisExternal.existingSecret -}}
-{{- fail "redisExternal.existingSecret is set while redis.enabled is true: turn one of them off" -}}
+{{- if and .Values.redis.enabled (include "gleaner.externalRedisSecret" .) -}}
+{{- fail "externalRedis.existingSecret (or redisExternal.existingSecret) is set while redis.enabled is true: turn one of them off" -}}
+{{- end -}}
+{{- if eq (include "gleaner.serviceAccountName" (dict "root" . "component" "api")) (include "gleaner.serviceAccountName" (dict "root" . "component" "worker")) -}}
+{{- fail "serviceAccount.api.name and serviceAccount.worker.name are the same: the workers' account may patch pods, and the API, reconciler and jobs must not share it" -}}
+{{- end -}}
+{{- if and .Values.dev.reload (eq .Values.config.env "production") -}}
+{{- fail "dev.reload is for development (skaffold dev): it restarts processes on file changes; set config.env=development or turn it off" -}}
 {{- end -}}
 {{- if not .Values.reconciler.enabled -}}
 {{- fail "reconciler.enabled is false: the reconciler runs RQ's scheduler, which moves every delayed retry to its queue (workers do not), and recovers jobs of dead workers; without it retries would never run. Set reconciler.enabled=true (reconciler.replicas=1 is enough)" -}}
@@ -292,36 +417,48 @@ scaleDown:
      "resources" map, optional "restartPolicy" and "waitForSchema" (start only once the schema is migrated) */}}
 {{- define "gleaner.commandPod" -}}
 {{- $root := .root -}}
-serviceAccountName: {{ include "gleaner.componentName" (dict "root" $root "component" "api") }}
+{{- /* The reconciler passes its values for the chart conventions (extra env, volumes, containers, …). */}}
+{{- $v := .values | default dict -}}
+serviceAccountName: {{ include "gleaner.serviceAccountName" (dict "root" $root "component" "api") }}
 automountServiceAccountToken: false
 restartPolicy: {{ .restartPolicy | default "OnFailure" }}
 {{- include "gleaner.imagePullSecrets" $root }}
 securityContext:
-  {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
-{{- if .waitForSchema }}
-{{- with include "gleaner.waitForSchema" (dict "root" $root "image" $root.Values.api.image) }}
+  {{- include "gleaner.securityContext" (dict "root" $root "context" $root.Values.podSecurityContext) | nindent 2 }}
+{{- include "gleaner.podScheduling" (dict "values" $v) }}
+{{- $init := "" }}
+{{- if .waitForSchema }}{{ $init = include "gleaner.waitForSchema" (dict "root" $root "image" $root.Values.api.image) }}{{ end }}
+{{- if or $init $v.extraInitContainers }}
 initContainers:
-  {{- . | nindent 2 }}
-{{- end }}
+  {{- with $init }}{{ . | nindent 2 }}{{ end }}
+  {{- with $v.extraInitContainers }}{{ toYaml . | nindent 2 }}{{ end }}
 {{- end }}
 containers:
   - name: {{ .name }}
     image: {{ include "gleaner.image" (dict "root" $root "image" $root.Values.api.image) | quote }}
     imagePullPolicy: {{ $root.Values.image.pullPolicy }}
-    command: {{ concat (list "python3" "-m" "gleaner_api") .args | toJson }}
+    {{- $command := concat (list "python3" "-m" "gleaner_api") .args }}
+    {{- /* Only a long-running pod (the reconciler) restarts on code changes; Jobs must end. */}}
+    command: {{ ternary (include "gleaner.command" (dict "root" $root "packages" (list "gleaner_api") "stopTimeout" 30 "command" $command)) ($command | toJson) (eq (.restartPolicy | default "") "Always") }}
     envFrom:
       {{- include "gleaner.envFrom" $root | nindent 6 }}
+      {{- with $v.extraEnvFrom }}{{ toYaml . | nindent 6 }}{{ end }}
     env:
       {{- include "gleaner.env" $root | nindent 6 }}
       {{- with include "gleaner.tracingEnv" (dict "root" $root "component" .name) }}{{ . | trim | nindent 6 }}{{ end }}
+      {{- with $v.extraEnv }}{{ toYaml . | nindent 6 }}{{ end }}
+    {{- with include "gleaner.customProbes" (dict "values" $v) }}{{ . | trim | nindent 4 }}{{ end }}
     resources:
       {{- toYaml .resources | nindent 6 }}
     securityContext:
-      {{- toYaml $root.Values.containerSecurityContext | nindent 6 }}
+      {{- include "gleaner.securityContext" (dict "root" $root "context" $root.Values.containerSecurityContext) | nindent 6 }}
     volumeMounts:
       {{- include "gleaner.tmpVolumeMount" $root | nindent 6 }}
+      {{- with $v.extraVolumeMounts }}{{ toYaml . | nindent 6 }}{{ end }}
+  {{- with $v.extraContainers }}{{ toYaml . | nindent 2 }}{{ end }}
 volumes:
   {{- include "gleaner.tmpVolume" $root | nindent 2 }}
+  {{- with $v.extraVolumes }}{{ toYaml . | nindent 2 }}{{ end }}
 {{- end -}}
 
 {{/* The init container of every pod that uses the database, except the migration Job: it waits, logging
@@ -341,7 +478,7 @@ volumes:
   resources:
     {{- toYaml $root.Values.migrations.resources | nindent 4 }}
   securityContext:
-    {{- toYaml $root.Values.containerSecurityContext | nindent 4 }}
+    {{- include "gleaner.securityContext" (dict "root" $root "context" $root.Values.containerSecurityContext) | nindent 4 }}
   volumeMounts:
     {{- include "gleaner.tmpVolumeMount" $root | nindent 4 }}
 {{- end }}

@@ -276,7 +276,10 @@ class ProcessingTask(Base):
     """
 
     __tablename__ = "processing_tasks"
-    __table_args__ = (Index("ix_processing_tasks_owner_status", "owner", "status"),)
+    __table_args__ = (
+        Index("ix_processing_tasks_owner_status", "owner", "status"),
+        Index("ix_processing_tasks_owner_id", "owner", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     owner: Mapped[str] = mapped_column(String(100))
@@ -341,6 +344,9 @@ class TaskItem(Base):
     __table_args__ = (
         Index("ix_task_items_task_status", "task_id", "status"),
         Index("ix_task_items_status_stage", "status", "stage"),
+        Index("ix_task_items_task_id_id", "task_id", "id"),
+        Index("ix_task_items_task_stage_status", "task_id", "stage", "status"),
+        Index("ix_task_items_task_updated", "task_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -402,7 +408,10 @@ class ItemAttempt(Base):
     """Every attempt at every stage of an item: the history behind `attempts`, and the ETA's data."""
 
     __tablename__ = "item_attempts"
-    __table_args__ = (Index("ix_item_attempts_stage_finished", "stage", "finished_at"),)
+    __table_args__ = (
+        Index("ix_item_attempts_stage_finished", "stage", "finished_at"),
+        Index("ix_item_attempts_stage_outcome_id", "stage", "outcome", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     item_id: Mapped[int] = mapped_column(
@@ -442,13 +451,16 @@ class Schedule(Base):
     interval_seconds: Mapped[int | None] = mapped_column(Integer)
     pipeline: Mapped[dict[str, Any]] = mapped_column(
         default=dict
-    )  # the POST /api/pipelines body
+    )  # the POST /api/pipelines body (without urls/link_ids for a feed)
+    # An RSS/Atom feed whose new entries each firing runs (gleaner_parsing.feeds); None: the pipeline's links
+    feed_url: Mapped[str | None] = mapped_column(Text)
     paused: Mapped[bool] = mapped_column(default=False)
     next_fire_at: Mapped[datetime | None] = mapped_column(
         index=True
     )  # None while paused
     last_fired_at: Mapped[datetime | None] = mapped_column()
-    last_outcome: Mapped[str | None] = mapped_column(String(16))  # created | failed
+    # created | failed | no_new_entries | fetching (a feed firing under way)
+    last_outcome: Mapped[str | None] = mapped_column(String(16))
     last_task_id: Mapped[int | None] = mapped_column(BigId)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -461,6 +473,8 @@ class ScheduleFiring(Base):
     __tablename__ = "schedule_firings"
     __table_args__ = (
         UniqueConstraint("schedule_id", "tick_at", name="uq_schedule_firings_tick"),
+        # the scheduler looks every second for feed firings still under way
+        Index("ix_schedule_firings_outcome", "outcome"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -474,9 +488,39 @@ class ScheduleFiring(Base):
     task_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("processing_tasks.id", ondelete="SET NULL")
     )
-    outcome: Mapped[str] = mapped_column(String(16))  # created | failed
+    # created | failed | no_new_entries; a feed firing is `fetching` (its job runs), then `fetched`
+    # (its new entries are recorded) until the scheduler makes the task
+    outcome: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     fired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    new_entries: Mapped[int | None] = mapped_column(
+        Integer
+    )  # a feed firing's new entries
+
+
+class FeedEntry(Base):
+    """An entry of a schedule's feed, filed once: unique per schedule and entry key (gleaner.feeds).
+
+    The key is the entry's id (RSS guid, Atom id), or its link when it has none; the constraint, not a
+    read-then-write, is what keeps two firings racing (replicas, run-now) from both filing it.
+    """
+
+    __tablename__ = "feed_entries"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "entry_key", name="uq_feed_entries_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("schedules.id", ondelete="CASCADE")
+    )
+    entry_key: Mapped[str] = mapped_column(String(64))  # sha256 hex of the id or link
+    entry_id: Mapped[str] = mapped_column(Text)  # the id or link itself, for people
+    link: Mapped[str] = mapped_column(Text)
+    firing_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("schedule_firings.id", ondelete="SET NULL"), index=True
+    )
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --- webhooks ---------------------------------------------------------------------------------------

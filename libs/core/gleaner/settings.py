@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     DATA_DIR: Path = Path("data")
     # Empty means a SQLite file in DATA_DIR; PostgreSQL in a cluster (postgresql://… is normalized to psycopg 3).
     DATABASE_URL: str = ""
+    # The password alone (the chart reads it from a Secret): quoted into DATABASE_URL by `database_url`,
+    # so `@:/?#%` in it cannot break the URL, and it replaces any password the URL carries.
+    DATABASE_PASSWORD: SecretStr | None = None
     # REDIS_URL (unprefixed) is accepted too: it is what most platforms and the local stack set.
     REDIS_URL: str = Field(
         default="redis://127.0.0.1:6379/0",
@@ -243,7 +246,13 @@ class Settings(BaseSettings):
 
     @property
     def database_url(self) -> str:
-        return self.DATABASE_URL or f"sqlite:///{self.DATA_DIR / 'gleaner.db'}"
+        if not self.DATABASE_URL:
+            return f"sqlite:///{self.DATA_DIR / 'gleaner.db'}"
+        if self.DATABASE_PASSWORD is None:
+            return self.DATABASE_URL
+        return with_password(
+            self.DATABASE_URL, self.DATABASE_PASSWORD.get_secret_value()
+        )
 
     def timeout(self, stage: Stage) -> int:
         return int(getattr(self, f"{stage.upper()}_TIMEOUT"))
@@ -253,6 +262,13 @@ class Settings(BaseSettings):
 
     def max_attempts(self, stage: Stage) -> int:
         return int(getattr(self, f"{stage.upper()}_MAX_ATTEMPTS"))
+
+
+def with_password(url: str, password: str) -> str:
+    """`url` with `password` in it, percent-encoded the way SQLAlchemy parses it back."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(password=password).render_as_string(hide_password=False)
 
 
 def _env_name(location: tuple[int | str, ...]) -> str:

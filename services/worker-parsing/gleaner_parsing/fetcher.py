@@ -45,6 +45,31 @@ NO_SUCH_HOST = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONA
 resolver failure (EAI_AGAIN: offline, a timeout) stays retryable."""
 ALLOWED_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8"
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What a fetch accepts: the Accept header it sends and the media types it takes back."""
+
+    accept: str
+    content_types: tuple[str, ...]
+
+
+PAGE = Wanted(ACCEPT, ALLOWED_CONTENT_TYPES)
+FEED = Wanted(
+    "application/rss+xml,application/atom+xml,application/xml;q=0.9,text/xml;q=0.9,*/*;q=0.1",
+    # what feeds are served as in the wild, text/html included (a misconfigured server; the parser decides)
+    (
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/rdf+xml",
+        "application/xml",
+        "text/xml",
+        "text/html",
+        "text/plain",
+    ),
+)
+"""RSS and Atom feeds (gleaner_parsing.feeds): the same guard, caps and deadline as pages."""
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 
@@ -106,14 +131,16 @@ class Fetcher:
     def close(self) -> None:
         self.client.close()
 
-    def fetch(self, url: str, gate: HostGate | None = None) -> Page:
+    def fetch(
+        self, url: str, gate: HostGate | None = None, wanted: Wanted = PAGE
+    ) -> Page:
         deadline = time.monotonic() + self.limits.timeout
         redirects: list[str] = []
         current = url
         while True:
             target = checked_url(current)
             with (gate or _no_gate)(target.host):
-                hop = self._request(target, deadline)
+                hop = self._request(target, deadline, wanted)
             if isinstance(hop, Page):
                 return Page(**{**hop.__dict__, "redirects": redirects})
             if len(redirects) >= self.limits.max_redirects:
@@ -124,13 +151,16 @@ class Fetcher:
             redirects.append(str(target))
             current = hop
 
-    def _request(self, url: httpx.URL, deadline: float) -> Page | str:
+    def _request(
+        self, url: httpx.URL, deadline: float, wanted: Wanted = PAGE
+    ) -> Page | str:
         """One hop: the Page, or the next URL to go to."""
         try:
             with (
                 self.client.stream(
                     "GET",
                     url,
+                    headers={"Accept": wanted.accept},
                     timeout=_remaining(deadline),
                     extensions=tracing.http_trace_extension(),  # connect / first byte / body events
                 ) as response
@@ -155,7 +185,7 @@ class Fetcher:
                         f"HTTP {response.status_code} from {url}",
                         code=f"http_{response.status_code}",
                     )
-                return self._page(response, deadline)
+                return self._page(response, deadline, wanted)
         except BlockedAddress as exc:
             code = "blocked_port" if exc.port_rule else "blocked_address"
             raise PermanentError(f"{url.host}: {exc.reason}", code=code) from exc
@@ -188,14 +218,17 @@ class Fetcher:
                 f"{type(exc).__name__} fetching {url}: {exc}", code="connection_error"
             ) from exc
 
-    def _page(self, response: httpx.Response, deadline: float) -> Page:
+    def _page(
+        self, response: httpx.Response, deadline: float, wanted: Wanted = PAGE
+    ) -> Page:
         media_type, _, params = response.headers.get(
-            "content-type", "text/html"
+            "content-type", wanted.content_types[0]
         ).partition(";")
-        media_type = media_type.strip().lower() or "text/html"
-        if media_type not in ALLOWED_CONTENT_TYPES:
+        media_type = media_type.strip().lower() or wanted.content_types[0]
+        if media_type not in wanted.content_types:
+            what = "HTML or text" if wanted is PAGE else "a feed (RSS or Atom)"
             raise PermanentError(
-                f"content type {media_type} is not HTML or text",
+                f"content type {media_type} is not {what}",
                 code="unsupported_content_type",
             )
         declared = response.headers.get("content-length", "")

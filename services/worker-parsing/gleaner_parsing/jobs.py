@@ -16,6 +16,7 @@ from gleaner import tracing
 from gleaner.errors import PermanentError, RetryableError
 from gleaner.execution import ItemContext, execute_item
 from gleaner.models import Link, ParsedContent, utcnow
+from gleaner.runtime import Runtime
 from gleaner.settings import Settings
 from gleaner_parsing.extractor import Article, extract_article
 from gleaner_parsing.fetcher import Fetcher, Page
@@ -36,7 +37,12 @@ def process_fetcher(settings: Settings) -> Fetcher:
 
 
 def host_limit(ctx: ItemContext) -> HostLimit:
-    settings: Settings = ctx.settings
+    return runtime_host_limit(ctx.runtime)
+
+
+def runtime_host_limit(runtime: Runtime) -> HostLimit:
+    """Per-host fetch slots in Redis, shared by every parsing worker (pages and feeds alike)."""
+    settings: Settings = runtime.settings
     # Wait for a busy host for what the job timeout leaves after the fetch itself.
     wait = max(
         1.0,
@@ -45,7 +51,7 @@ def host_limit(ctx: ItemContext) -> HostLimit:
         - LEASE_MARGIN_SECONDS,
     )
     return HostLimit(
-        ctx.runtime.redis,
+        runtime.redis,
         settings.FETCH_PER_HOST_CONCURRENCY,
         lease_seconds=settings.FETCH_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS,
         wait_seconds=wait,

@@ -31,22 +31,41 @@ def _timing(schedule: dict[str, Any]) -> str:
     return f"every {schedule['interval_seconds']} s"
 
 
+def _runs(schedule: dict[str, Any]) -> str:
+    if schedule.get("feed_url"):
+        return f"feed {schedule['feed_url']}"
+    pipeline = schedule["pipeline"]
+    count = len(pipeline.get("urls") or []) + len(pipeline.get("link_ids") or [])
+    return f"{count} link{'s' if count != 1 else ''}"
+
+
+def _outcome(outcome: str, task_id: Any, error: Any) -> str:
+    return {
+        "created": f"task {task_id}",
+        "no_new_entries": "no new entries",
+        "fetching": "reading the feed",
+        "fetched": "making the task",
+    }.get(outcome, f"failed: {error}")
+
+
 def _last(schedule: dict[str, Any]) -> str:
     if not schedule["last_outcome"]:
         return "never fired"
-    if schedule["last_outcome"] == "created":
-        return f"task {schedule['last_task_id']} at {schedule['last_fired_at']}"
-    return f"failed at {schedule['last_fired_at']}: {schedule['last_error']}"
+    what = _outcome(
+        schedule["last_outcome"], schedule["last_task_id"], schedule["last_error"]
+    )
+    return f"{what} ({schedule['last_fired_at']})"
 
 
 def schedules_table(schedules: list[dict[str, Any]]) -> Table:
     table = Table(title="schedules", title_justify="left")
-    for column in ("id", "name", "timing", "next firing", "last firing"):
-        table.add_column(column)
+    for column in ("id", "name", "runs", "timing", "next firing", "last firing"):
+        table.add_column(column, overflow="fold")
     for schedule in schedules:
         table.add_row(
             str(schedule["id"]),
             schedule["name"],
+            _runs(schedule),
             _timing(schedule),
             "paused" if schedule["paused"] else str(schedule["next_fire_at"]),
             _last(schedule),
@@ -60,11 +79,9 @@ def _show(body: dict[str, Any], as_json: bool) -> None:
     else:
         console.print(schedules_table([body]))
         for firing in body.get("firings") or []:
-            what = (
-                f"task {firing['task_id']}"
-                if firing["outcome"] == "created"
-                else f"failed: {firing['error']}"
-            )
+            what = _outcome(firing["outcome"], firing["task_id"], firing["error"])
+            if firing.get("new_entries"):
+                what += f" ({firing['new_entries']} new entries)"
             manual = " (run now)" if firing["manual"] else ""
             console.print(f"  {firing['tick_at']}{manual}: {what}")
 
@@ -84,7 +101,14 @@ def list_schedules(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="a name for it")],
-    urls: Annotated[list[str], typer.Argument(help="the links each firing runs")],
+    urls: Annotated[
+        list[str] | None,
+        typer.Argument(help="the links each firing runs (none with --feed)"),
+    ] = None,
+    feed: Annotated[
+        str | None,
+        typer.Option(help="or: an RSS/Atom feed URL; each firing runs its new entries"),
+    ] = None,
     cron: Annotated[
         str | None, typer.Option(help='cron expression, e.g. "0 7 * * 1-5"')
     ] = None,
@@ -98,17 +122,20 @@ def create(
     priority: Annotated[str, typer.Option(help="high, normal or low")] = "normal",
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a schedule that runs the links through the stages on each firing."""
+    """Create a schedule that runs the links (or a feed's new entries) through the stages on each firing."""
+    pipeline: dict[str, Any] = {
+        "stages": [s.strip() for s in stages.split(",") if s.strip()],
+        "priority": priority,
+    }
+    if urls:
+        pipeline["urls"] = urls
     body = {
         "name": name,
         "cron": cron,
         "timezone": timezone,
         "interval_seconds": every,
-        "pipeline": {
-            "urls": urls,
-            "stages": [s.strip() for s in stages.split(",") if s.strip()],
-            "priority": priority,
-        },
+        "feed_url": feed,
+        "pipeline": pipeline,
     }
     with _client(ctx) as client:
         _show(client.post("/api/schedules", body), as_json)
@@ -142,6 +169,11 @@ def run_now(ctx: typer.Context, schedule_id: IdArg) -> None:
         firing = client.post(f"/api/schedules/{schedule_id}/run")
     if firing["outcome"] == "created":
         console.print(f"schedule {schedule_id}: task {firing['task_id']} created")
+    elif firing["outcome"] == "fetching":
+        console.print(
+            f"schedule {schedule_id}: reading the feed; `gleaner schedules show {schedule_id}` "
+            "shows the task it makes"
+        )
     else:
         console.print(f"schedule {schedule_id}: firing failed: {firing['error']}")
 

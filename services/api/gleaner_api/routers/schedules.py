@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from gleaner.addresses import BlockedAddress
 from gleaner.errors import InvalidRequest, NotFound
 from gleaner.models import Schedule, ScheduleFiring, utcnow
+from gleaner.netguard import check_url_target, settings_policy
+from gleaner.runtime import Runtime
 from gleaner.schedules import check_timing, next_fire_time
 from gleaner_api.deps import (
     OwnerDep,
@@ -19,6 +21,7 @@ from gleaner_api.deps import (
     SessionDep,
     SessionRoute,
 )
+from gleaner_api.openapi import PIPELINE_ERRORS, errors
 from gleaner_api.routers.pipelines import prepare_pipeline
 from gleaner_api.scheduler import fire
 from gleaner_api.schemas import Page, ScheduleCreate, ScheduleFiringRead, ScheduleRead
@@ -28,38 +31,28 @@ router = APIRouter(
 )
 
 
-class ErrorDetail(BaseModel):
-    code: str = Field(examples=["invalid_cron"])
-    message: str = Field(
-        examples=["'61 * * * *' is not a cron expression of five fields"]
-    )
-    details: Any = None
-
-
-class ErrorBody(BaseModel):
-    """The one error shape (gleaner_api.handlers)."""
-
-    error: ErrorDetail
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "missing or invalid API key"},
-    404: {
-        "model": ErrorBody,
-        "description": "no such schedule of yours (`schedule_not_found`)",
-    },
-    422: {
-        "model": ErrorBody,
-        "description": "bad timing (`invalid_cron`, `invalid_timezone`, `invalid_schedule`), "
-        "a bad pipeline (the same codes as POST /api/pipelines) or body fields",
-    },
-    503: {
-        "model": ErrorBody,
-        "description": "the database or Redis is unreachable; see Retry-After",
-    },
-}
+SCHEDULE_ERRORS = errors({404: ("schedule_not_found",)})
 
 RECENT_FIRINGS = 20
+
+
+def check_feed(body: ScheduleCreate, runtime: Runtime) -> None:
+    """422 for a feed schedule that also names links, or a feed URL the address guard refuses."""
+    assert body.feed_url is not None
+    if body.pipeline.urls or body.pipeline.link_ids:
+        raise InvalidRequest(
+            "a feed schedule runs the feed's entries: give no `pipeline.urls` or `pipeline.link_ids`",
+            code="invalid_schedule",
+            details={"field": "pipeline"},
+        )
+    try:
+        check_url_target(body.feed_url, settings_policy(runtime.settings))
+    except BlockedAddress as exc:
+        raise InvalidRequest(
+            f"feed_url: {exc.reason}",
+            code="invalid_feed_url",
+            details={"field": "feed_url"},
+        ) from None
 
 
 def _owned(session: SessionDep, owner: str, schedule_id: int) -> Schedule:
@@ -88,7 +81,19 @@ def _read(session: SessionDep, schedule: Schedule, with_firings: bool) -> Schedu
     "",
     status_code=201,
     response_model=ScheduleRead,
-    responses=ERROR_RESPONSES,
+    responses=errors(
+        {
+            404: PIPELINE_ERRORS[404],
+            422: (
+                "invalid_cron",
+                "invalid_timezone",
+                "invalid_schedule",
+                "invalid_feed_url",
+                *PIPELINE_ERRORS[422],
+            ),
+        },
+        body=True,
+    ),
 )
 def create_schedule(
     body: ScheduleCreate, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
@@ -105,14 +110,25 @@ def create_schedule(
             "a scheduled pipeline cannot wait for tasks (`after`)",
             code="invalid_schedule",
         )
-    # The same checks as POST /api/pipelines, now rather than at every firing (links are saved).
-    prepare_pipeline(session, runtime, owner, body.pipeline)
+    if body.feed_url is not None:
+        check_feed(body, runtime)
+        # the pipeline's checks, with a stand-in for the entries a firing will bring
+        stand_in = body.pipeline.model_copy(update={"urls": [body.feed_url]})
+        savepoint = session.begin_nested()
+        try:
+            prepare_pipeline(session, runtime, owner, stand_in)
+        finally:
+            savepoint.rollback()  # no link saved for the feed itself
+    else:
+        # The same checks as POST /api/pipelines, now rather than at every firing (links are saved).
+        prepare_pipeline(session, runtime, owner, body.pipeline)
     schedule = Schedule(
         owner=owner,
         name=body.name,
         cron=body.cron,
         timezone=body.timezone,
         interval_seconds=body.interval_seconds,
+        feed_url=body.feed_url,
         pipeline=body.pipeline.model_dump(mode="json", exclude={"after", "condition"}),
     )
     schedule.next_fire_at = next_fire_time(schedule, utcnow())
@@ -121,13 +137,14 @@ def create_schedule(
     return _read(session, schedule, False)
 
 
-@router.get("", response_model=Page[ScheduleRead], responses=ERROR_RESPONSES)
+@router.get("", response_model=Page[ScheduleRead], responses=errors())
 def list_schedules(
     session: SessionDep,
     owner: OwnerDep,
     page: PageQuery = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[ScheduleRead]:
+    """The caller's schedules, oldest first."""
     query = select(Schedule).where(Schedule.owner == owner)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
@@ -141,7 +158,7 @@ def list_schedules(
     )
 
 
-@router.get("/{schedule_id}", response_model=ScheduleRead, responses=ERROR_RESPONSES)
+@router.get("/{schedule_id}", response_model=ScheduleRead, responses=SCHEDULE_ERRORS)
 def get_schedule(
     schedule_id: PathId, session: SessionDep, owner: OwnerDep
 ) -> ScheduleRead:
@@ -149,7 +166,7 @@ def get_schedule(
     return _read(session, _owned(session, owner, schedule_id), True)
 
 
-@router.delete("/{schedule_id}", status_code=204, responses=ERROR_RESPONSES)
+@router.delete("/{schedule_id}", status_code=204, responses=SCHEDULE_ERRORS)
 def delete_schedule(
     schedule_id: PathId, session: SessionDep, owner: OwnerDep
 ) -> Response:
@@ -160,7 +177,7 @@ def delete_schedule(
 
 
 @router.post(
-    "/{schedule_id}/pause", response_model=ScheduleRead, responses=ERROR_RESPONSES
+    "/{schedule_id}/pause", response_model=ScheduleRead, responses=SCHEDULE_ERRORS
 )
 def pause_schedule(
     schedule_id: PathId, session: SessionDep, owner: OwnerDep
@@ -174,7 +191,7 @@ def pause_schedule(
 
 
 @router.post(
-    "/{schedule_id}/resume", response_model=ScheduleRead, responses=ERROR_RESPONSES
+    "/{schedule_id}/resume", response_model=ScheduleRead, responses=SCHEDULE_ERRORS
 )
 def resume_schedule(
     schedule_id: PathId, session: SessionDep, owner: OwnerDep
@@ -192,12 +209,15 @@ def resume_schedule(
     "/{schedule_id}/run",
     status_code=202,
     response_model=ScheduleFiringRead,
-    responses=ERROR_RESPONSES,
+    responses=SCHEDULE_ERRORS,
 )
 def run_schedule_now(
     schedule_id: PathId, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
 ) -> Any:
-    """Fire once now, outside the timing (paused or not); the next firing stays where it was."""
+    """Fire once now, outside the timing (paused or not); the next firing stays where it was.
+
+    A feed schedule answers `fetching`: a parsing worker reads the feed, then the task is made
+    (GET the schedule to see the firing's outcome)."""
     _owned(session, owner, schedule_id)
     session.close()
     runtime.redis.ping()  # 503 before a task is made that could not be queued now
@@ -206,12 +226,14 @@ def run_schedule_now(
         raise NotFound(
             f"schedule {schedule_id} does not exist", code="schedule_not_found"
         )
-    return ScheduleFiringRead(
-        id=0,
-        tick_at=fired.tick_at,
-        manual=True,
-        outcome=fired.outcome,
-        task_id=fired.task_id,
-        error=fired.error,
-        fired_at=fired.tick_at,
+    return ScheduleFiringRead.model_validate(
+        {
+            "id": 0,
+            "tick_at": fired.tick_at,
+            "manual": True,
+            "outcome": fired.outcome,
+            "task_id": fired.task_id,
+            "error": fired.error,
+            "fired_at": fired.tick_at,
+        }
     )

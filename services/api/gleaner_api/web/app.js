@@ -319,7 +319,13 @@ async function watchTask(taskId) {
   watcher = { taskId, controller };
   let failures = 0;
   let last = null;
-  const onProgress = async (task) => {
+  // The first event of a stream has the first page of items; later ones only the items that changed
+  // (delta): merge them by id.
+  const items = new Map();
+  const onProgress = async (event) => {
+    if (!event.delta) items.clear();
+    for (const item of event.items || []) items.set(item.id, item);
+    const task = { ...event, items: [...items.values()].sort((a, b) => a.id - b.id) };
     last = task;
     renderTask(task);
     if (await fillLinkUrls(task)) renderTask(last);
@@ -402,10 +408,26 @@ function timingOf(s) {
   return s.cron ? `cron ${s.cron} (${s.timezone})` : `every ${s.interval_seconds} s`;
 }
 
+function runsOf(s) {
+  if (s.feed_url) return `feed ${s.feed_url}`;
+  const count = (s.pipeline.urls || []).length + (s.pipeline.link_ids || []).length;
+  return `${count} link${count === 1 ? "" : "s"}`;
+}
+
+function outcomeText(outcome, taskId, error) {
+  const said = {
+    created: `task ${taskId}`,
+    no_new_entries: "no new entries",
+    fetching: "reading the feed",
+    fetched: "making the task",
+  };
+  return said[outcome] || `failed: ${error}`;
+}
+
 function lastFiringOf(s) {
   if (!s.last_outcome) return "never fired";
   const when = new Date(s.last_fired_at).toLocaleString();
-  return s.last_outcome === "created" ? `${when}: task ${s.last_task_id}` : `${when}: failed: ${s.last_error}`;
+  return `${when}: ${outcomeText(s.last_outcome, s.last_task_id, s.last_error)}`;
 }
 
 function scheduleRow(s) {
@@ -417,7 +439,7 @@ function scheduleRow(s) {
       onclick: async () => {
         try {
           const answer = await api(method, `/api/schedules/${s.id}${path}`);
-          if (answer && answer.outcome) say("schedule-status", `${s.name}: ${answer.outcome === "created" ? `task ${answer.task_id}` : answer.error}`);
+          if (answer && answer.outcome) say("schedule-status", `${s.name}: ${outcomeText(answer.outcome, answer.task_id, answer.error)}`);
           loadSchedules();
           loadTasks();
         } catch (error) {
@@ -430,6 +452,7 @@ function scheduleRow(s) {
     "tr",
     {},
     el("th", { scope: "row", textContent: `${s.id} ${s.name}` }),
+    el("td", { textContent: runsOf(s) }),
     el("td", { textContent: timingOf(s) }),
     el("td", { textContent: next }),
     el("td", { textContent: lastFiringOf(s) }),
@@ -458,12 +481,16 @@ async function createSchedule(event) {
   if (needKey("schedule-status")) return;
   const urls = $("schedule-urls").value.split(/\s+/).map((u) => u.trim()).filter(Boolean);
   const every = $("schedule-every").value.trim();
+  const feed = $("schedule-feed").value.trim();
+  const pipeline = { stages: $("stages").value.split(",") };
+  if (urls.length || !feed) pipeline.urls = urls;
   const body = {
     name: $("schedule-name").value.trim(),
     cron: $("schedule-cron").value.trim() || null,
     interval_seconds: every ? Number(every) : null,
     timezone: $("schedule-timezone").value.trim() || "UTC",
-    pipeline: { urls, stages: $("stages").value.split(",") },
+    feed_url: feed || null,
+    pipeline,
   };
   try {
     const made = await api("POST", "/api/schedules", body);
