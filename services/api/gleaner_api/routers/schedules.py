@@ -114,11 +114,13 @@ def create_schedule(
         check_feed(body, runtime)
         # the pipeline's checks, with a stand-in for the entries a firing will bring
         stand_in = body.pipeline.model_copy(update={"urls": [body.feed_url]})
-        savepoint = session.begin_nested()
         try:
             prepare_pipeline(session, runtime, owner, stand_in)
         finally:
-            savepoint.rollback()  # no link saved for the feed itself
+            # No link saved for the feed itself. A rollback of the whole (so far empty) transaction,
+            # not a savepoint: on SQLite a savepoint's reads pin a snapshot that a worker's commit
+            # makes stale, and the INSERT then fails at once as "database is locked" (a 503).
+            session.rollback()
     else:
         # The same checks as POST /api/pipelines, now rather than at every firing (links are saved).
         prepare_pipeline(session, runtime, owner, body.pipeline)
