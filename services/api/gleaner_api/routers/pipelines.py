@@ -61,6 +61,19 @@ def prepare_pipeline(
         ids = owned_ids(session, Link, owner, body.link_ids)
         known = {link.id for link in links}
         links += [session.get_one(Link, i) for i in ids if i not in known]
+    config = pipeline_config(session, runtime, owner, body)
+    inputs = [
+        ItemInput(item_id=link.id, item_type="link", link_id=link.id) for link in links
+    ]
+    return PreparedPipeline(links, inputs, config)
+
+
+def pipeline_config(
+    session: Session, runtime: Runtime, owner: str, body: PipelineCreate
+) -> dict[str, object]:
+    """The task config of a pipeline's options (stages, model, Notion target), checked; writes nothing:
+    a feed schedule checks its options with it at creation, before any entry is known."""
+    _check_stages(body.stages)
     config: dict[str, object] = {
         "processing_config": body.processing_config.model_dump()
     }
@@ -70,10 +83,7 @@ def prepare_pipeline(
         config["notion"] = notion_target(
             runtime, body.notion.database_id, body.notion.properties
         )
-    inputs = [
-        ItemInput(item_id=link.id, item_type="link", link_id=link.id) for link in links
-    ]
-    return PreparedPipeline(links, inputs, config)
+    return config
 
 
 @router.post("", status_code=202, response_model=TaskQueued)
