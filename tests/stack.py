@@ -245,9 +245,9 @@ class LocalStack:
     def logs(self) -> str:
         return self.procs.tail(60)
 
-    def wait_ready(self, api_key: str) -> None:
+    def wait_ready(self, api_key: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
         """The API answers and a worker of each stage has registered."""
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        deadline = time.monotonic() + timeout
         headers = {"Authorization": f"Bearer {api_key}"}
         while True:
             try:

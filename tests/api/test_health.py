@@ -71,3 +71,19 @@ def test_database_down_is_503_json(settings: Settings, api_key: str) -> None:
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "database_unavailable"
         assert "Traceback" not in response.text
+
+
+def test_health_figures_are_for_operators_only(
+    client: TestClient, operator: TestClient
+) -> None:
+    """Jobs waiting and workers span every tenant: a tenant sees only whether each stage is healthy."""
+    tenant = client.get("/api/monitoring/health").json()["health"]
+    assert tenant["workers"] is None
+    assert tenant["redis_version"] is None
+    assert {q["pending"] for q in tenant["queues"].values()} == {None}
+    assert {q["workers"] for q in tenant["queues"].values()} == {None}
+    assert {q["healthy"] for q in tenant["queues"].values()} == {True}
+    figures = operator.get("/api/monitoring/health").json()["health"]
+    assert figures["workers"]["total"] == 0
+    assert figures["redis_version"]
+    assert {q["pending"] for q in figures["queues"].values()} == {0}

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from gleaner.db import session_scope
+from gleaner.db import make_engine, session_scope
 from gleaner.models import ProcessingTask, Schedule, ScheduleFiring, utcnow
 from gleaner.runtime import Runtime
 from gleaner_api.scheduler import fire_due
@@ -222,3 +223,39 @@ def wait_for_log(path: Path, text: str, kills: int, timeout: float = 60.0) -> No
     while path.read_text(errors="replace").count(text) <= kills:
         assert time.monotonic() < deadline, f"{path.name}: no {text!r} in time"
         time.sleep(0.1)
+
+
+def test_run_now_while_another_process_writes(
+    client: TestClient, runtime: Runtime
+) -> None:
+    """Run-now under concurrent writes (workers saving results) answers 202, never 503.
+
+    On SQLite the firing's savepoint opened a deferred transaction whose reads pinned a snapshot; a
+    write committed by another connection in between made its first INSERT fail at once with "database
+    is locked" (no busy wait for a stale snapshot), which the API answered as 503 database_unavailable.
+    """
+    schedule = create(client, interval_seconds=3600)
+    stop = threading.Event()
+
+    def write_constantly() -> None:
+        engine = make_engine(runtime.settings.database_url)
+        while not stop.is_set():
+            with engine.begin() as conn:
+                conn.execute(
+                    update(Schedule)
+                    .where(Schedule.id == schedule["id"])
+                    .values(updated_at=utcnow())
+                )
+        engine.dispose()
+
+    writer = threading.Thread(target=write_constantly)
+    writer.start()
+    try:
+        statuses = [
+            client.post(f"/api/schedules/{schedule['id']}/run").status_code
+            for _ in range(30)
+        ]
+    finally:
+        stop.set()
+        writer.join()
+    assert set(statuses) == {202}, statuses

@@ -37,6 +37,14 @@ def events(
     return seen
 
 
+def merged_items(bodies: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """A task's items as a client of its event stream knows them: each event's merged by id."""
+    items: dict[int, dict[str, Any]] = {}
+    for body in bodies:
+        items.update({item["id"]: item for item in body["items"] or []})
+    return items
+
+
 class TestPipelines:
     def test_accepts_links_and_queues_them_in_order(
         self, client: TestClient, redis: Redis
@@ -259,9 +267,15 @@ class TestTaskViews:
         assert progress == sorted(progress), "progress never goes back"
         assert seen[-1] == ("end", {"id": task_id, "status": "completed"})
         assert progress[-1] == 100
-        final = [body for name, body in seen if name == "progress"][-1]
-        assert final["completed_items"] == 20
-        assert all(i["status"] == "completed" for i in final["items"])
+        bodies = [body for name, body in seen if name == "progress"]
+        assert bodies[-1]["completed_items"] == 20
+        # the first event has the items, later ones only those that changed: merged, all are done
+        assert [body["delta"] for body in bodies] == [False] + [True] * (
+            len(bodies) - 1
+        )
+        items = merged_items(bodies)
+        assert len(items) == 20
+        assert all(i["status"] == "completed" for i in items.values())
 
 
 class TestMonitoring:

@@ -142,6 +142,17 @@ def test_the_dev_profile_reloads_and_the_default_does_not() -> None:
             "-m",
             f"gleaner_{stage}",
         ]
+    reconciler = reloading["gleaner-reconciler"]
+    assert reconciler[reconciler.index("--") + 1 :] == [
+        "python3",
+        "-m",
+        "gleaner_api",
+        "reconcile",
+    ]
+    # Jobs must end: the migration Job and the retention CronJob never run the watcher.
+    jobs = [m for m in render(values) if m["kind"] in ("Job", "CronJob")]
+    assert jobs
+    assert "gleaner.devreload" not in str(jobs)
     api = reloading["gleaner-api"]
     assert api[:3] == ["python3", "-m", "gleaner.devreload"]
     assert api[api.index("--") + 1 :][:4] == ["python3", "-m", "gleaner_api", "serve"]

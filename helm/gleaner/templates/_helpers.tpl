@@ -437,7 +437,9 @@ containers:
   - name: {{ .name }}
     image: {{ include "gleaner.image" (dict "root" $root "image" $root.Values.api.image) | quote }}
     imagePullPolicy: {{ $root.Values.image.pullPolicy }}
-    command: {{ concat (list "python3" "-m" "gleaner_api") .args | toJson }}
+    {{- $command := concat (list "python3" "-m" "gleaner_api") .args }}
+    {{- /* Only a long-running pod (the reconciler) restarts on code changes; Jobs must end. */}}
+    command: {{ ternary (include "gleaner.command" (dict "root" $root "packages" (list "gleaner_api") "stopTimeout" 30 "command" $command)) ($command | toJson) (eq (.restartPolicy | default "") "Always") }}
     envFrom:
       {{- include "gleaner.envFrom" $root | nindent 6 }}
       {{- with $v.extraEnvFrom }}{{ toYaml . | nindent 6 }}{{ end }}

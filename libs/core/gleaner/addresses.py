@@ -22,7 +22,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpcore
 import httpx
@@ -180,6 +180,10 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+StreamT = TypeVar("StreamT")
+"""The stream a backend's connect returns (httpcore's or httpcore2's)."""
+
+
 class GuardedBackend(httpcore.NetworkBackend):
     """Resolves once, checks every answer against the policy, connects to the checked literal."""
 
@@ -210,18 +214,36 @@ class GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
+        return self.checked_connect(
+            host,
+            port,
+            lambda address: self.inner.connect_tcp(
+                address, port, timeout, local_address, socket_options
+            ),
+            httpcore.ConnectError,
+        )
+
+    def checked_connect(
+        self,
+        host: str,
+        port: int,
+        connect: Callable[[str], StreamT],
+        connect_error: type[Exception],
+    ) -> StreamT:
+        """Resolve `host` once, check every answer, then `connect(literal)` to each in turn.
+
+        Shared with the httpcore2 backend under the OpenAI SDK (gleaner_ai.providers.guard): only the
+        connect call and its error type differ.
+        """
         addresses = self.resolve(host, port)
         for address in addresses:
-            self.policy.check(
-                address, port
-            )  # any refused answer refuses the host: no "try the next one"
+            # any refused answer refuses the host: no "try the next one"
+            self.policy.check(address, port)
         last_error: Exception | None = None
         for address in addresses:
             try:
-                return self.inner.connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
-                )
-            except httpcore.ConnectError as exc:
+                return connect(str(address))
+            except connect_error as exc:
                 last_error = exc
         assert last_error is not None
         raise last_error

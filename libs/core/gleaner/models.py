@@ -276,7 +276,10 @@ class ProcessingTask(Base):
     """
 
     __tablename__ = "processing_tasks"
-    __table_args__ = (Index("ix_processing_tasks_owner_status", "owner", "status"),)
+    __table_args__ = (
+        Index("ix_processing_tasks_owner_status", "owner", "status"),
+        Index("ix_processing_tasks_owner_id", "owner", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     owner: Mapped[str] = mapped_column(String(100))
@@ -341,6 +344,9 @@ class TaskItem(Base):
     __table_args__ = (
         Index("ix_task_items_task_status", "task_id", "status"),
         Index("ix_task_items_status_stage", "status", "stage"),
+        Index("ix_task_items_task_id_id", "task_id", "id"),
+        Index("ix_task_items_task_stage_status", "task_id", "stage", "status"),
+        Index("ix_task_items_task_updated", "task_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -402,7 +408,10 @@ class ItemAttempt(Base):
     """Every attempt at every stage of an item: the history behind `attempts`, and the ETA's data."""
 
     __tablename__ = "item_attempts"
-    __table_args__ = (Index("ix_item_attempts_stage_finished", "stage", "finished_at"),)
+    __table_args__ = (
+        Index("ix_item_attempts_stage_finished", "stage", "finished_at"),
+        Index("ix_item_attempts_stage_outcome_id", "stage", "outcome", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     item_id: Mapped[int] = mapped_column(

@@ -24,9 +24,16 @@ MAX_OPTION_NAME = 100
 RICH_TEXT_TYPES = ("text", "mention", "equation")
 MAX_EQUATION = 1000
 
-_UUID = re.compile(
-    r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I
+UUID_PATTERN = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+DATE_PATTERN = (
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    "(T[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$"
 )
+"""ISO 8601 as Notion takes it: a date, or a date and time with an optional offset. The OpenAPI document
+publishes these patterns (gleaner_api.notion_openapi), so they are ECMA-compatible regular expressions."""
+
+_UUID = re.compile(UUID_PATTERN)
+_DATE = re.compile(DATE_PATTERN)
 
 
 def is_notion_id(value: Any) -> bool:
@@ -62,7 +69,12 @@ def rich_text_problems(value: Any, what: str = "rich text") -> list[str]:
         if not isinstance(part, Mapping):
             problems.append(f"{where} must be a rich text object")
             continue
-        kind = part.get("type") or next((k for k in RICH_TEXT_TYPES if k in part), None)
+        # An explicit "type" decides, even an empty one; else the first content key present does
+        kind = (
+            part["type"]
+            if "type" in part
+            else next((k for k in RICH_TEXT_TYPES if k in part), None)
+        )
         if kind not in RICH_TEXT_TYPES or not isinstance(part.get(kind), Mapping):
             problems.append(f"{where} must hold one of {', '.join(RICH_TEXT_TYPES)}")
         elif kind == "text":
@@ -113,6 +125,10 @@ def _options(value: Any, what: str) -> list[str]:
 def _iso_date(value: Any, what: str) -> list[str]:
     if not isinstance(value, str):
         return [f"{what} must be an ISO 8601 date string"]
+    if _DATE.fullmatch(value) is None:
+        return [
+            f"{what} {value[:40]!r} is not an ISO 8601 date (YYYY-MM-DD[THH:MM[:SS]][Z|±HH:MM])"
+        ]
     try:
         if len(value) == 10:
             date.fromisoformat(value)

@@ -20,6 +20,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
 from gleaner import tracing
+from gleaner.jobhashes import JobCall, push_jobs
 from gleaner.retries import RetryStrategy
 from gleaner.settings import Settings, Stage
 
@@ -174,13 +175,14 @@ class ItemJob:
 
 def enqueue_item_jobs(
     redis: Redis, settings: Settings, jobs: Iterable[ItemJob]
-) -> list[Job]:
+) -> list[str]:
     """Enqueue many item jobs in one pipelined round trip; delayed ones go to RQ's scheduled registry.
 
-    In eager mode (development only) each job runs here, synchronously, before this returns.
+    Returns the job ids. In eager mode (development only) each job runs here, synchronously, before
+    this returns.
     """
     jobs = list(jobs)
-    created: list[Job] = []
+    created: list[str] = []
     if settings.EAGER:
         for job in jobs:
             queue = rq_queue(redis, _queue_name(job), is_async=False)
@@ -189,7 +191,7 @@ def enqueue_item_jobs(
                     job.job_path or QUEUES[job.stage].job_path,
                     args=(job.item_id,),
                     **_job_options(settings, job),
-                )
+                ).id
             )
         return created
     by_queue: dict[str, list[ItemJob]] = {}
@@ -198,17 +200,8 @@ def enqueue_item_jobs(
     with redis.pipeline() as pipe:
         for queue_name, group in by_queue.items():
             queue = rq_queue(redis, queue_name)
-            now = [
-                Queue.prepare_data(
-                    job.job_path or QUEUES[job.stage].job_path,
-                    args=(job.item_id,),
-                    **_job_options(settings, job),
-                )
-                for job in group
-                if job.delay <= 0
-            ]
-            if now:
-                created += queue.enqueue_many(now, pipeline=pipe)
+            now = [_job_call(settings, job) for job in group if job.delay <= 0]
+            created += push_jobs(pipe, queue, now)
             for job in group:
                 if job.delay > 0:
                     created.append(
@@ -218,10 +211,23 @@ def enqueue_item_jobs(
                             job.item_id,
                             pipeline=pipe,
                             **_job_options(settings, job, timeout_key="job_timeout"),
-                        )
+                        ).id
                     )
         pipe.execute()
     return created
+
+
+def _job_call(settings: Settings, job: ItemJob) -> JobCall:
+    options = _job_options(settings, job)
+    return JobCall(
+        func=job.job_path or QUEUES[job.stage].job_path,
+        args=(job.item_id,),
+        job_id=options["job_id"],
+        meta=options["meta"],
+        timeout=options["timeout"],
+        result_ttl=options["result_ttl"],
+        failure_ttl=options["failure_ttl"],
+    )
 
 
 def enqueue_feed_fetch(redis: Redis, settings: Settings, firing_id: int) -> Job:

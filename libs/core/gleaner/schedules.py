@@ -12,6 +12,7 @@ all down fire a missed schedule once when they come back; its next time is then 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,6 +27,10 @@ from gleaner.db import rowcount
 from gleaner.errors import InvalidRequest
 from gleaner.feeds import FIRING_OUTCOMES
 from gleaner.models import Schedule, ScheduleFiring, utcnow
+
+CRON_PATTERN = r"^ *[0-9A-Za-z*/,?#-]+( +[0-9A-Za-z*/,?#-]+){4} *$"
+"""Five fields separated by spaces (minute hour day month weekday), as the OpenAPI document publishes it."""
+_CRON = re.compile(CRON_PATTERN)
 
 DEFAULT_MIN_INTERVAL_SECONDS = 60
 """The shortest interval (and the closest cron ticks) a schedule may ask for, unless settings say less."""
@@ -54,7 +59,7 @@ def check_timing(
             )
         return
     assert cron is not None
-    if len(cron.split()) != 5 or not croniter.is_valid(cron):
+    if _CRON.fullmatch(cron) is None or not croniter.is_valid(cron):
         raise InvalidRequest(
             f"{cron!r} is not a cron expression of five fields (minute hour day month weekday)",
             code="invalid_cron",

@@ -11,11 +11,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, case, func, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from gleaner import tracing
-from gleaner.db import rowcount
+from gleaner.db import reserve_ids, rowcount
 from gleaner.models import (
     FINISHED_ITEM_STATUSES,
     ItemStatus,
@@ -80,35 +89,40 @@ def create_task(
     )
     session.add(task)
     session.flush()
-    items = [
-        TaskItem(
-            task_id=task.id,
-            item_id=given.item_id,
-            item_type=given.item_type,
-            stage=first,
-            status=ItemStatus.QUEUED,
-            link_id=given.link_id,
-            parsed_content_id=given.parsed_content_id,
-            ai_content_id=given.ai_content_id,
-            queued_at=now,
+    # Core rows, not ORM objects: a 10,000-item batch is written by a few multi-row INSERTs, with ids
+    # reserved first so each row is written once, job id and trace included.
+    queue = QUEUES[first].name
+    rows: list[dict[str, Any]] = []
+    jobs: list[ItemJob] = []
+    for item_id, given in zip(
+        reserve_ids(session, TaskItem.__tablename__, len(inputs)), inputs, strict=True
+    ):
+        job_id = new_job_id(first, item_id)
+        trace = tracing.start_item_trace(queue, task.id, item_id)
+        rows.append(
+            {
+                "id": item_id,
+                "task_id": task.id,
+                "item_id": given.item_id,
+                "item_type": given.item_type,
+                "stage": first,
+                "status": ItemStatus.QUEUED,
+                "job_id": job_id,
+                "attempts": 0,
+                "result_data": {},
+                "link_id": given.link_id,
+                "parsed_content_id": given.parsed_content_id,
+                "ai_content_id": given.ai_content_id,
+                "queued_at": now,
+                "updated_at": now,
+                "traceparent": trace,
+            }
         )
-        for given in inputs
-    ]
-    session.add_all(items)
-    session.flush()
-    jobs = []
-    for item in items:
-        item.job_id = new_job_id(first, item.id)
-        item.traceparent = tracing.start_item_trace(
-            QUEUES[first].name, task.id, item.id
-        )
-        jobs.append(
-            ItemJob(
-                item.id, task.id, first, item.job_id, priority, trace=item.traceparent
-            )
-        )
-    if len(items) == 1:
-        task.job_id = items[0].job_id
+        jobs.append(ItemJob(item_id, task.id, first, job_id, priority, trace=trace))
+    if rows:
+        session.execute(insert(cast(Table, TaskItem.__table__)), rows)
+    if len(rows) == 1:
+        task.job_id = jobs[0].job_id
     session.flush()
     return task, jobs
 

@@ -17,6 +17,7 @@ from gleaner.queues import register_lanes
 from gleaner.runtime import Runtime, set_current
 from gleaner.schedules import ScheduleCollector
 from gleaner.settings import Settings, load_settings
+from gleaner_api import openapi
 from gleaner_api.auth import AuthenticationMiddleware
 from gleaner_api.handlers import install_handlers
 from gleaner_api.routers import (
@@ -70,6 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_handlers(app)
+    openapi.install(
+        app
+    )  # /openapi.json: the real error shape and every status (gleaner_api.openapi)
     instrument_app(app)  # tracing: a server span per request, when tracing is on
     app.add_middleware(AuthenticationMiddleware)  # before any route reads the body
     app.include_router(health.router)  # /healthz, /readyz

@@ -19,6 +19,7 @@ from gleaner.runtime import Runtime
 from gleaner.settings import Settings
 from gleaner_api.auth import SCOPE_KEY, authenticate
 from gleaner_api.schemas import MAX_ID
+from gleaner_api.taskviews import MAX_ITEMS_LIMIT
 
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 """An id in a path: 1 to 2^63-1 (SQL's 64-bit ids), else 422 naming the parameter."""
@@ -27,6 +28,23 @@ MAX_PAGE = 10**9
 """Pages past this would push the SQL offset out of a 64-bit integer; nobody pages that far."""
 
 PageQuery = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+
+ItemsAfterQuery = Annotated[
+    int,
+    Query(
+        ge=0,
+        le=MAX_ID,
+        description="items with an id above this one: the `items_next` of the previous page",
+    ),
+]
+ItemsLimitQuery = Annotated[
+    int,
+    Query(
+        ge=1,
+        le=MAX_ITEMS_LIMIT,
+        description="items in one answer (a page); `items_next` names the next page",
+    ),
+]
 
 
 def get_runtime(request: Request) -> Runtime:

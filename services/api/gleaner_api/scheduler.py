@@ -21,6 +21,7 @@ from types import FrameType
 import structlog
 from pydantic import ValidationError
 from redis.exceptions import RedisError
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -85,6 +86,8 @@ def fire(
         ):
             session.rollback()  # another replica fired this tick (or it was paused)
             return None
+        if due is None:
+            _lock(session, schedule_id)
         task_id, error, outcome = None, None, feeds.FETCHING
         if schedule.feed_url is None:
             task_id, jobs, error = _try_make_task(session, runtime, schedule)
@@ -184,6 +187,19 @@ def _try_make_task(
             return task.id, jobs, None
     except (GleanerError, ValidationError) as exc:
         return None, [], exc.message if isinstance(exc, GleanerError) else str(exc)
+
+
+def _lock(session: Session, schedule_id: int) -> None:
+    """Write first, so the firing holds the write lock before it reads anything.
+
+    The claim does this for a due tick. Without it, SQLite's savepoint below opens a deferred
+    transaction whose reads pin a snapshot; a worker committing in between then makes the first INSERT
+    fail at once with "database is locked" (SQLite does not wait for a stale snapshot), which the API
+    answered 503. On PostgreSQL it only serialises run-nows of one schedule.
+    """
+    session.execute(
+        update(Schedule).where(Schedule.id == schedule_id).values(updated_at=utcnow())
+    )
 
 
 def _make_task(

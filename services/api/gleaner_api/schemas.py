@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr
 
+from gleaner.models import (
+    ItemStatus,
+    ItemType,
+    NotionImportState,
+    TaskStatus,
+    TaskType,
+)
 from gleaner.queues import PIPELINE_STAGES, Priority
+from gleaner.schedules import CRON_PATTERN
 from gleaner.settings import Stage
 
 T = TypeVar("T")
@@ -17,11 +25,33 @@ MAX_ID = 2**63 - 1
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
+BATCH: dict[str, Any] = {"x-gleaner-batch": True}
+"""Marks a list the batch limit applies to: gleaner_api.openapi publishes GLEANER_MAX_BATCH_SIZE as its
+maxItems (a longer list: 422 `batch_too_large`)."""
+
+PAGE_URL: dict[str, Any] = {"format": "uri", "x-gleaner-url": True}
+"""Marks a page URL: http(s), GLEANER_MAX_URL_LENGTH characters at most (published as maxLength)."""
+
+PageUrl = Annotated[
+    str,
+    Field(
+        json_schema_extra=PAGE_URL,
+        description="an http(s) URL of a page (no user:password@)",
+        examples=["https://example.org/news/1"],
+    ),
+]
+
+NOTION_PROPERTIES: dict[str, Any] = {
+    "additionalProperties": {"$ref": "#/components/schemas/NotionPropertyValue"},
+    "examples": [{"Tags": {"multi_select": [{"name": "Important"}]}}],
+}
+
 
 class Strict(BaseModel):
-    """Request bodies reject unknown fields, so a typo is an error rather than silently ignored."""
+    """Request bodies reject unknown fields, so a typo is an error rather than silently ignored, and
+    take values only of the published type (no 0 for false, no "5" for 5)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 PriorityField = Annotated[
@@ -43,8 +73,16 @@ class Page(BaseModel, Generic[T]):
 
 
 class LinkCreate(Strict):
-    url: str | None = Field(default=None, description="one URL")
-    urls: list[str] | None = Field(default=None, description="or many URLs")
+    """One URL (`url`) or many (`urls`), not both."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"urls": ["https://example.org/news/1"]}]}
+    )
+
+    url: PageUrl | None = Field(default=None, description="one URL")
+    urls: list[PageUrl] | None = Field(
+        default=None, min_length=1, description="or many URLs", json_schema_extra=BATCH
+    )
 
 
 class LinkRead(BaseModel):
@@ -92,7 +130,7 @@ class NotionImportRead(BaseModel):
     id: int
     ai_content_id: int
     database_id: str
-    state: str
+    state: NotionImportState
     page_id: str | None
     page_url: str | None
     error: str | None
@@ -135,7 +173,9 @@ class NotionTarget(Strict):
         default=None, description="default: GLEANER_NOTION_DATABASE_ID"
     )
     properties: dict[str, Any] = Field(
-        default_factory=dict, description="page properties merged into each page"
+        default_factory=dict,
+        description="page properties merged into each page",
+        json_schema_extra=NOTION_PROPERTIES,
     )
 
 
@@ -157,39 +197,87 @@ class TaskOptions(Strict):
     )
 
 
+STAGE_PREFIXES: list[JsonValue] = [
+    list(PIPELINE_STAGES[:n]) for n in range(1, len(PIPELINE_STAGES) + 1)
+]
+"""The stages a pipeline may run: links enter at parsing and each stage needs the one before it."""
+
+
 class PipelineCreate(TaskOptions):
-    urls: list[str] | None = None
-    link_ids: list[Id] | None = None
-    stages: list[Stage] = Field(default_factory=lambda: list(PIPELINE_STAGES))
+    """Links (new URLs and/or saved link ids) through a prefix of parsing → ai → notion."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"urls": ["https://example.org/news/1"], "stages": ["parsing", "ai"]}
+            ]
+        }
+    )
+
+    urls: list[PageUrl] | None = Field(default=None, json_schema_extra=BATCH)
+    link_ids: list[Id] | None = Field(default=None, json_schema_extra=BATCH)
+    stages: list[Stage] = Field(
+        default_factory=lambda: list(PIPELINE_STAGES),
+        description="a prefix of the pipeline (links start at parsing)",
+        json_schema_extra={"enum": STAGE_PREFIXES},
+    )
     processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
     model_id: Id | None = None
     notion: NotionTarget = Field(default_factory=NotionTarget)
 
 
 class ParsingBatch(TaskOptions):
-    link_ids: list[Id]
+    model_config = ConfigDict(json_schema_extra={"examples": [{"link_ids": [1, 2]}]})
+
+    link_ids: list[Id] = Field(json_schema_extra=BATCH)
 
 
 class AIBatch(TaskOptions):
-    parsed_content_ids: list[Id]
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"parsed_content_ids": [1, 2]}]}
+    )
+
+    parsed_content_ids: list[Id] = Field(json_schema_extra=BATCH)
     model_id: Id | None = None
     processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
 
 
 class AISingle(TaskOptions):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"processing_config": {"generate_insights": False}}]
+        }
+    )
+
     model_id: Id | None = None
     processing_config: ProcessingConfig = Field(default_factory=ProcessingConfig)
 
 
 class NotionBatch(TaskOptions):
-    ai_content_ids: list[Id]
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"ai_content_ids": [1, 2]}]}
+    )
+
+    ai_content_ids: list[Id] = Field(json_schema_extra=BATCH)
     database_id: NotionId | None = None
-    properties: dict[str, Any] = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(
+        default_factory=dict, json_schema_extra=NOTION_PROPERTIES
+    )
 
 
 class NotionSingle(TaskOptions):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"properties": {"Tags": {"multi_select": [{"name": "Important"}]}}}
+            ]
+        }
+    )
+
     database_id: NotionId | None = None
-    properties: dict[str, Any] = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(
+        default_factory=dict, json_schema_extra=NOTION_PROPERTIES
+    )
 
 
 class TaskQueued(BaseModel):
@@ -197,7 +285,7 @@ class TaskQueued(BaseModel):
     task_id: int
     job_id: str | None
     total_items: int
-    status: str
+    status: TaskStatus
     message: str
     stages: list[str]
     links: list[LinkRead] | None = None
@@ -206,9 +294,9 @@ class TaskQueued(BaseModel):
 class ItemRead(BaseModel):
     id: int
     item_id: int
-    item_type: str
-    stage: str
-    status: str
+    item_type: ItemType
+    stage: Stage
+    status: ItemStatus
     attempts: int
     max_attempts: int | None = Field(
         default=None, description="attempts the item's current stage allows"
@@ -225,13 +313,16 @@ class ItemRead(BaseModel):
     )
     started_at: datetime | None
     completed_at: datetime | None
+    updated_at: datetime | None = Field(
+        default=None, description="its last change (an event stream sends what changed)"
+    )
     url: str | None = Field(description="the link the item is about")
     link_id: int | None
     parsed_content_id: int | None
     ai_content_id: int | None
     notion_import_id: int | None
     notion_page_url: str | None
-    notion_state: str | None = Field(
+    notion_state: NotionImportState | None = Field(
         description="created, dry_run, … once the Notion stage ran"
     )
     result_data: dict[str, Any]
@@ -247,8 +338,8 @@ class ItemRead(BaseModel):
 
 class TaskRead(BaseModel):
     id: int
-    type: str
-    status: str
+    type: TaskType
+    status: TaskStatus
     progress: int
     total_items: int
     completed_items: int
@@ -270,8 +361,17 @@ class TaskRead(BaseModel):
     after: list[int] = Field(
         default=[], description="the tasks it waits (or waited) for"
     )
-    condition: str | None = Field(default=None, description="completed or finished")
-    items: list[ItemRead] | None = None
+    condition: Literal["completed", "finished"] | None = Field(
+        default=None, description="what `after` waits for"
+    )
+    items: list[ItemRead] | None = Field(
+        default=None,
+        description="one page of the items, in id order (include_items=true); null otherwise",
+    )
+    items_next: int | None = Field(
+        default=None,
+        description="pass it as items_after for the next page of items; null on the last page",
+    )
 
 
 class TaskEnvelope(BaseModel):
@@ -282,7 +382,7 @@ class TaskEnvelope(BaseModel):
 class TaskCancelled(BaseModel):
     success: bool = True
     task_id: int
-    status: str
+    status: TaskStatus
     cancelled_items: int
     message: str
     cancelled_dependants: list[int] = Field(
@@ -297,7 +397,7 @@ class TaskCancelled(BaseModel):
 class TaskRetried(BaseModel):
     success: bool = True
     task_id: int
-    status: str
+    status: TaskStatus
     retried_count: int
     message: str
 
@@ -312,6 +412,7 @@ class AIModelCreate(Strict):
     base_url: str | None = Field(
         default=None,
         max_length=2000,
+        json_schema_extra={"format": "uri"},
         description="an OpenAI-compatible endpoint; must be a public address (or one the operator allowed)",
     )
     api_key: SecretStr | None = Field(
@@ -345,11 +446,17 @@ class AIModelRead(BaseModel):
 # --- schedules --------------------------------------------------------------------------------------
 
 
+CronText = Annotated[
+    str,
+    # The pattern is published, and checked by gleaner.schedules.check_timing (422 invalid_cron).
+    Field(max_length=120, json_schema_extra={"pattern": CRON_PATTERN}),
+]
+
+
 class ScheduleCreate(Strict):
     name: str = Field(min_length=1, max_length=100, examples=["morning news"])
-    cron: str | None = Field(
+    cron: CronText | None = Field(
         default=None,
-        max_length=120,
         description="five-field cron expression, read in `timezone`; or give interval_seconds",
         examples=["0 7 * * 1-5"],
     )
@@ -368,6 +475,7 @@ class ScheduleCreate(Strict):
         default=None,
         min_length=8,
         max_length=2048,
+        json_schema_extra={"format": "uri"},
         description="an RSS or Atom feed: each firing fetches it (with the page fetcher's address "
         "guard and allow list) and runs its entries not filed before; `pipeline` then gives no "
         "`urls` or `link_ids`",
@@ -380,6 +488,10 @@ class ScheduleCreate(Strict):
     )
 
 
+FiringOutcome = Literal["created", "failed", "no_new_entries", "fetching", "fetched"]
+"""gleaner.feeds names them: a plain schedule's firing is created or failed."""
+
+
 class ScheduleFiringRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -388,7 +500,7 @@ class ScheduleFiringRead(BaseModel):
         description="the due time it fired for (the request's time for run-now)"
     )
     manual: bool
-    outcome: str = Field(
+    outcome: FiringOutcome = Field(
         description="created (see task_id), failed (see error), no_new_entries (a feed had "
         "nothing new); while a feed firing is under way: fetching, then fetched",
         examples=["no_new_entries"],
@@ -421,7 +533,7 @@ class ScheduleRead(BaseModel):
         description="the next firing (None while paused)"
     )
     last_fired_at: datetime | None
-    last_outcome: str | None = Field(
+    last_outcome: FiringOutcome | None = Field(
         description="created, failed, no_new_entries, or fetching (a feed firing under way)"
     )
     last_task_id: int | None
@@ -440,6 +552,7 @@ class WebhookCreate(Strict):
     url: str = Field(
         min_length=8,
         max_length=2000,
+        json_schema_extra={"format": "uri"},
         description="http(s) URL; private, loopback and metadata addresses are refused",
         examples=["https://hooks.example.org/gleaner"],
     )
@@ -477,9 +590,9 @@ class WebhookDeliveryRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    event: str = Field(description="task.ended or item.ended")
+    event: Literal["task.ended", "item.ended"]
     event_key: str
-    state: str = Field(description="pending, delivered, failed or disabled")
+    state: Literal["pending", "delivered", "failed", "disabled"]
     attempts: int
     next_attempt_at: datetime | None
     last_status_code: int | None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from redis import Redis
 from rq import Worker
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from gleaner import progress, tracing
@@ -23,12 +27,26 @@ from gleaner.models import (
 from gleaner.queues import PRIORITIES, QUEUES, task_priority
 from gleaner.runtime import current
 from gleaner.settings import Settings
+from gleaner_api.readcache import TtlCache
 
 ParsedLink = aliased(Link)
 """The link behind an item that entered at the AI or Notion stage (through its parsed content)."""
 
+DEFAULT_ITEMS_LIMIT = 100
+"""Items in one status answer unless `items_limit` says otherwise: a 10,000-item task's status stays small."""
+
+MAX_ITEMS_LIMIT = 1000
+
 MAX_POSITIONS = 500
 """Queue positions looked up per response; beyond it items show `position: null` (one LPOS each)."""
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    """Which items a status answer carries: those with an id above `after`, at most `limit`."""
+
+    after: int = 0
+    limit: int = DEFAULT_ITEMS_LIMIT
 
 
 def get_owned_task(session: Session, owner: str, task_id: int) -> ProcessingTask:
@@ -41,7 +59,11 @@ def get_owned_task(session: Session, owner: str, task_id: int) -> ProcessingTask
 def queue_positions(
     redis: Redis, task: ProcessingTask, items: list[TaskItem]
 ) -> dict[int, int | None]:
-    """Jobs ahead of each queued item: its place in its lane plus every job in the lanes drained first."""
+    """Jobs ahead of each queued item: its place in its lane plus every job in the lanes drained first.
+
+    A page's items were mostly enqueued together, in id order: one LPOS finds the first, one LRANGE
+    after it finds the rest. Only those the window misses (retried, re-enqueued) cost an LPOS each.
+    """
     queued = [
         item for item in items if item.status == ItemStatus.QUEUED and item.job_id
     ][:MAX_POSITIONS]
@@ -49,20 +71,40 @@ def queue_positions(
         return {}
     priority = task_priority(task.config)
     ahead = PRIORITIES[: PRIORITIES.index(priority)]
-    with redis.pipeline(transaction=False) as pipe:
-        for item in queued:
-            spec = QUEUES[item.stage]  # type: ignore[index]
-            pipe.lpos(f"rq:queue:{spec.lane(priority)}", item.job_id)  # type: ignore[arg-type]
+    lanes: dict[str, list[TaskItem]] = {}
+    for item in queued:
+        lanes.setdefault(QUEUES[item.stage].name, []).append(item)  # type: ignore[index]
+    places: dict[int, int | None] = {}
+    before: dict[str, int] = {}
+    for stage_queue, group in lanes.items():
+        spec = next(q for q in QUEUES.values() if q.name == stage_queue)
+        key = f"rq:queue:{spec.lane(priority)}"
+        with redis.pipeline(transaction=False) as pipe:
             for lane in ahead:
                 pipe.llen(f"rq:queue:{spec.lane(lane)}")
-        answers = iter(pipe.execute())
-    positions: dict[int, int | None] = {}
-    for item in queued:
-        place = next(answers)
-        before = sum(int(next(answers)) for _ in ahead)
-        # None: not waiting in a list (a retry scheduled for later, or lost and about to be re-enqueued)
-        positions[item.id] = None if place is None else int(place) + before
-    return positions
+            pipe.lpos(key, group[0].job_id)  # type: ignore[arg-type]
+            *lengths, first = pipe.execute()
+        before[stage_queue] = sum(int(n) for n in lengths)
+        window: dict[str, int] = {}
+        if first is not None:
+            ids = redis.lrange(key, int(first), int(first) + 2 * len(group))
+            window = {
+                job if isinstance(job, str) else job.decode(): int(first) + n
+                for n, job in enumerate(ids)
+            }
+        missed = [item for item in group if item.job_id not in window]
+        with redis.pipeline(transaction=False) as pipe:
+            for item in missed:
+                pipe.lpos(key, item.job_id)  # type: ignore[arg-type]
+            found = dict(zip((item.id for item in missed), pipe.execute(), strict=True))
+        for item in group:
+            place = window.get(item.job_id or "", found.get(item.id))
+            # None: not waiting in a list (a retry scheduled for later, or lost and about to be
+            # re-enqueued)
+            places[item.id] = (
+                None if place is None else int(place) + before[stage_queue]
+            )
+    return places
 
 
 def workers_per_stage(redis: Redis) -> dict[str, int]:
@@ -75,6 +117,13 @@ def workers_per_stage(redis: Redis) -> dict[str, int]:
     return counts
 
 
+WORKERS_SEEN = TtlCache[dict[str, int]](seconds=2.0)
+"""Workers per stage, read again at most every 2 s per process (each read costs a Redis call a worker)."""
+
+STAGE_SECONDS = TtlCache[float | None](seconds=5.0)
+"""Each stage's median attempt time, queried again at most every 5 s per process."""
+
+
 def eta_seconds(
     session: Session,
     redis: Redis,
@@ -84,13 +133,15 @@ def eta_seconds(
     """Remaining work per stage × the stage's median attempt time ÷ its workers; None until measured."""
     if task.finished_items >= task.total_items:
         return 0.0
-    workers = workers_per_stage(redis)
+    workers = WORKERS_SEEN.get("workers", lambda: workers_per_stage(redis))
     total = 0.0
     for stage, counts in stages.items():
         remaining = counts["queued"] + counts["running"] + counts["waiting"]
         if not remaining:
             continue
-        median = progress.recent_stage_seconds(session, stage)
+        median = STAGE_SECONDS.get(
+            stage, partial(progress.recent_stage_seconds, session, stage)
+        )
         if median is None:
             return None
         total += remaining * median / max(1, workers.get(stage, 0))
@@ -103,8 +154,15 @@ def render_task(
     task: ProcessingTask,
     include_items: bool,
     settings: Settings | None = None,
+    page: ItemPage | None = None,
+    stages: dict[str, dict[str, int]] | None = None,
 ) -> dict[str, object]:
-    stages = progress.stage_progress(session, task)
+    """The task as the API shows it; with `include_items`, one page of its items (`page`, or the first).
+
+    `stages` is its stage_progress when the caller read it already (a list reads them all at once).
+    """
+    if stages is None:
+        stages = progress.stage_progress(session, task)
     body: dict[str, object] = {
         "id": task.id,
         "type": task.type,
@@ -130,9 +188,17 @@ def render_task(
         "after": task.config.get("after", []),
         "condition": task.config.get("condition"),
         "items": None,
+        "items_next": None,
     }
     if include_items:
-        body["items"] = render_items(session, redis, task, settings)
+        page = page or ItemPage()
+        items = render_items(
+            session, redis, task, settings, TaskItem.id > page.after, page.limit + 1
+        )
+        body["items"] = items[: page.limit]
+        body["items_next"] = (
+            items[page.limit - 1]["id"] if len(items) > page.limit else None
+        )
     return body
 
 
@@ -148,10 +214,14 @@ def render_items(
     session: Session,
     redis: Redis,
     task: ProcessingTask,
-    settings: Settings | None = None,
+    settings: Settings | None,
+    which: ColumnElement[bool],
+    limit: int,
+    order: Sequence[Any] = (),
 ) -> list[dict[str, object]]:
-    """Each item with its link's URL, its Notion page and, while it waits, its place in the queue
-    or the time of its next attempt (with the last attempt's error in error_code/error_message)."""
+    """The task's items that match `which`, at most `limit`, in id order (or `order`): each with its
+    link's URL, its Notion page and, while it waits, its place in the queue or the time of its next
+    attempt (with the last attempt's error in error_code/error_message)."""
     rows = session.execute(
         select(
             TaskItem,
@@ -163,8 +233,9 @@ def render_items(
         .outerjoin(Link, Link.id == TaskItem.link_id)
         .outerjoin(ParsedLink, ParsedLink.id == ParsedContent.link_id)
         .outerjoin(NotionImport, NotionImport.id == TaskItem.notion_import_id)
-        .where(TaskItem.task_id == task.id)
-        .order_by(TaskItem.id)
+        .where(TaskItem.task_id == task.id, which)
+        .order_by(*(order or [TaskItem.id]))
+        .limit(limit)
     ).all()
     positions = queue_positions(redis, task, [row[0] for row in rows])
     return [
@@ -185,6 +256,7 @@ def render_items(
             "position": positions.get(item.id),
             "started_at": item.started_at,
             "completed_at": item.completed_at,
+            "updated_at": item.updated_at,
             "url": url,
             "link_id": item.link_id,
             "parsed_content_id": item.parsed_content_id,

@@ -207,7 +207,7 @@ def status(
     with _client(ctx) as client:
         if watch:
             raise typer.Exit(_report(client, watch_task(client, console, task_id)))
-        task = client.get(f"/api/tasks/{task_id}", include_items="true")["task"]
+        task = client.task_with_items(task_id)
         if as_json:
             _print_json(task)
             return

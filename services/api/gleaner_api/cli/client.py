@@ -17,6 +17,10 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 STREAM_TIMEOUT = httpx.Timeout(None, connect=5.0)
 
 
+ITEMS_PAGE = 1000
+"""Items asked for per status request when a command shows them all (the API's largest page)."""
+
+
 class ApiError(Exception):
     """A failed call, said in one line: the API's `{"error": {"code", "message"}}` or why it was unreachable."""
 
@@ -96,6 +100,21 @@ class ApiClient:
         return self.request(
             "GET", path, params={k: v for k, v in params.items() if v is not None}
         )
+
+    def task_with_items(self, task_id: int) -> dict[str, Any]:
+        """The task with every item: the status answer pages them, so follow `items_next`."""
+        task: dict[str, Any] = self.get(
+            f"/api/tasks/{task_id}", items_limit=ITEMS_PAGE
+        )["task"]
+        items = list(task["items"] or [])
+        while task["items_next"] is not None:
+            task = self.get(
+                f"/api/tasks/{task_id}",
+                items_limit=ITEMS_PAGE,
+                items_after=task["items_next"],
+            )["task"]
+            items += task["items"] or []
+        return {**task, "items": items, "items_next": None}
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         return self.request("POST", path, json=body)

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from gleaner_api.cli.client import ApiClient, ApiError
-from gleaner_api.cli.views import FINISHED, finished_at, stage_detail
+from gleaner_api.cli.views import finished_at, stage_detail
 
 RECONNECT_ATTEMPTS = 5
 """Times the stream is opened again after it broke (an API restart) before giving up."""
@@ -88,19 +88,15 @@ def _events(client: ApiClient, task_id: int) -> Any:
 
 
 def watch_task(client: ApiClient, console: Console, task_id: int) -> dict[str, Any]:
-    """Show the task's stages moving until it finishes; returns its last state (with items)."""
-    last: dict[str, Any] | None = None
+    """Show the task's stages moving until it finishes; returns its last state (with every item)."""
     with (
         _progress(console) if console.is_terminal else contextlib.nullcontext()
     ) as progress:
         view = StageBars(progress) if progress is not None else PlainLines(console)
         for name, data in _events(client, task_id):
             if name == "progress":
-                last = data
                 view.update(data)
             elif name == "end":
                 break
-    if last is None or last["status"] not in FINISHED:
-        last = client.get(f"/api/tasks/{task_id}", include_items="true")["task"]
-    assert last is not None
-    return last
+    # the events carried counts and changed items only: read every item once, at the end
+    return client.task_with_items(task_id)

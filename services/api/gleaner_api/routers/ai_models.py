@@ -13,6 +13,7 @@ from gleaner.models import AIModel
 from gleaner.netguard import check_url_target, settings_policy
 from gleaner.secrets import encrypt_model_key
 from gleaner_api.deps import OwnerDep, SessionDep, SessionRoute, SettingsDep
+from gleaner_api.openapi import errors
 from gleaner_api.schemas import AIModelCreate, AIModelRead
 
 router = APIRouter(prefix="/api/ai/models", tags=["ai"], route_class=SessionRoute)
@@ -25,7 +26,7 @@ def _read(model: AIModel, default: AIModel | None) -> AIModelRead:
     return read
 
 
-@router.get("", response_model=list[AIModelRead])
+@router.get("", response_model=list[AIModelRead], responses=errors(validated=False))
 def list_models(session: SessionDep, owner: OwnerDep) -> list[AIModelRead]:
     """The caller's own models and the operator's, which every tenant may use."""
     default = default_model(session, owner)
@@ -35,7 +36,19 @@ def list_models(session: SessionDep, owner: OwnerDep) -> list[AIModelRead]:
     return [_read(model, default) for model in models]
 
 
-@router.post("", status_code=201, response_model=AIModelRead)
+@router.post(
+    "",
+    status_code=201,
+    response_model=AIModelRead,
+    responses=errors(
+        {
+            409: ("model_exists",),
+            422: ("blocked_address", "key_storage_not_configured"),
+            503: ("key_storage_misconfigured",),
+        },
+        body=True,
+    ),
+)
 def create_model(
     body: AIModelCreate, session: SessionDep, settings: SettingsDep, owner: OwnerDep
 ) -> AIModelRead:

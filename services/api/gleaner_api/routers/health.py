@@ -11,17 +11,25 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from gleaner_api.deps import RuntimeDep
+from gleaner_api.monitoring_models import Alive, Ready
+from gleaner_api.openapi import error_response
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Alive)
 def healthz() -> dict[str, str]:
+    """Liveness: the process answers (no key needed, nothing else checked)."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    responses={503: error_response(503, ["not_ready"])},
+)
 def readyz(runtime: RuntimeDep) -> JSONResponse:
+    """Readiness: the database and Redis answer (no key needed); 503 names the one that does not."""
     checks: dict[str, Any] = {}
     try:
         with runtime.engine.connect() as conn:

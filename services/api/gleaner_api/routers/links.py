@@ -16,13 +16,28 @@ from gleaner_api.deps import (
     SessionRoute,
     SettingsDep,
 )
+from gleaner_api.openapi import BATCH_CODES, URL_CODES, errors
 from gleaner_api.schemas import LinkCreate, LinkDetail, LinkRead, LinksCreated, Page
 from gleaner_api.submission import check_batch_size
 
 router = APIRouter(prefix="/api/links", tags=["links"], route_class=SessionRoute)
 
 
-@router.post("", status_code=201, response_model=LinksCreated)
+@router.post(
+    "",
+    status_code=201,
+    response_model=LinksCreated,
+    responses=errors(
+        {
+            422: (
+                "invalid_request",
+                *BATCH_CODES,
+                *URL_CODES,
+            )
+        },
+        body=True,
+    ),
+)
 def create_links(
     body: LinkCreate, session: SessionDep, settings: SettingsDep, owner: OwnerDep
 ) -> LinksCreated:
@@ -43,13 +58,14 @@ def create_links(
     )
 
 
-@router.get("", response_model=Page[LinkRead])
+@router.get("", response_model=Page[LinkRead], responses=errors())
 def list_links(
     session: SessionDep,
     owner: OwnerDep,
     page: PageQuery = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[LinkRead]:
+    """The caller's links, newest first."""
     total = (
         session.scalar(
             select(func.count()).select_from(Link).where(Link.owner == owner)
@@ -71,7 +87,11 @@ def list_links(
     )
 
 
-@router.get("/{link_id}", response_model=LinkDetail)
+@router.get(
+    "/{link_id}",
+    response_model=LinkDetail,
+    responses=errors({404: ("link_not_found",)}),
+)
 def get_link(link_id: PathId, session: SessionDep, owner: OwnerDep) -> LinkDetail:
     """A link with what each stage made of it: parsed content, AI results, Notion imports."""
     link = session.get(Link, link_id)

@@ -20,6 +20,7 @@ from gleaner.models import ProcessingTask, TaskItem, TaskStatus
 from gleaner.queues import PRIORITIES, QUEUES
 from gleaner.retries import RetryStrategy
 from gleaner_api.deps import (
+    CallerDep,
     OperatorDep,
     OwnerDep,
     RedisDep,
@@ -27,6 +28,16 @@ from gleaner_api.deps import (
     SessionRoute,
     SettingsDep,
 )
+from gleaner_api.monitoring_models import (
+    HealthFigures,
+    HealthReport,
+    QueuesRead,
+    StageHealth,
+    StatisticsRead,
+    WorkersRead,
+    WorkerTotals,
+)
+from gleaner_api.openapi import REF, errors
 
 router = APIRouter(
     prefix="/api/monitoring", tags=["monitoring"], route_class=SessionRoute
@@ -83,14 +94,17 @@ def describe_queues(redis: RedisDep) -> dict[str, dict[str, Any]]:
     return queues
 
 
-@router.get("/workers")
+OPERATOR_ONLY = errors({403: ("operator_only",)}, validated=False)
+
+
+@router.get("/workers", response_model=WorkersRead, responses=OPERATOR_ONLY)
 def workers(redis: RedisDep, _operator: OperatorDep) -> dict[str, Any]:
     """Every RQ worker (operator keys only: workers serve every tenant)."""
     found = describe_workers(redis)
     return {"success": True, "workers": found, "total_workers": len(found)}
 
 
-@router.get("/queues")
+@router.get("/queues", response_model=QueuesRead, responses=OPERATOR_ONLY)
 def queues(
     redis: RedisDep, settings: SettingsDep, _operator: OperatorDep
 ) -> dict[str, Any]:
@@ -107,7 +121,9 @@ def queues(
     }
 
 
-@router.get("/statistics")
+@router.get(
+    "/statistics", response_model=StatisticsRead, responses=errors(validated=False)
+)
 def statistics(session: SessionDep, owner: OwnerDep) -> dict[str, Any]:
     """Task and item totals of the caller, overall and by task type."""
     t = ProcessingTask
@@ -169,48 +185,74 @@ def statistics(session: SessionDep, owner: OwnerDep) -> dict[str, Any]:
     }
 
 
-@router.get("/health")
-def health(redis: RedisDep, _owner: OwnerDep) -> JSONResponse:
-    """Redis, workers and queues at a glance; 503 when Redis is down or a queue has work and no worker."""
+@router.get(
+    "/health",
+    response_model=HealthReport,
+    responses={
+        **errors(validated=False),
+        503: {
+            "description": "unhealthy (the same body: Redis down, or work waiting with no "
+            "worker), or the database is unreachable (the error body)",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": REF + "HealthReport"},
+                            errors(validated=False)[503]["content"]["application/json"][
+                                "schema"
+                            ],
+                        ]
+                    }
+                }
+            },
+        },
+    },
+)
+def health(redis: RedisDep, caller: CallerDep) -> JSONResponse:
+    """Redis, workers and queues at a glance; 503 when Redis is down or a stage has work and no worker.
+
+    Every key sees whether each stage is healthy; the figures behind it (jobs waiting, workers, the
+    Redis version) span every tenant, so only operator keys see them (null for tenants)."""
+    report = _health(redis, caller.is_operator)
+    return JSONResponse(
+        report.model_dump(mode="json"), status_code=200 if report.healthy else 503
+    )
+
+
+def _health(redis: RedisDep, operator: bool) -> HealthReport:
     try:
         info = redis.info("server")
         found = describe_workers(redis)
         queue_info = describe_queues(redis)
     except RedisError as exc:
-        return JSONResponse(
-            {
-                "success": False,
-                "healthy": False,
-                "health": {"redis": "disconnected", "error": str(exc)},
-            },
-            status_code=503,
-            headers={"Retry-After": "5"},
+        figures = HealthFigures(
+            redis="disconnected",
+            redis_version=None,
+            error=str(exc) if operator else None,
+            workers=None,
+            queues_healthy=False,
+            queues={},
         )
+        return HealthReport(success=False, healthy=False, health=figures)
     busy = sum(1 for w in found if w["state"] == "busy")
-    queues_health = {}
+    stages = {}
     for spec in QUEUES.values():
         pending = sum(queue_info[lane]["count"] for lane in spec.lanes)
         listening = sum(1 for w in found if spec.name in w["queues"])
-        queues_health[spec.name] = {
-            "healthy": pending == 0 or listening > 0,
-            "pending": pending,
-            "workers": listening,
-        }
-    queues_healthy = all(q["healthy"] for q in queues_health.values())
-    body = {
-        "success": True,
-        "healthy": queues_healthy,
-        "health": {
-            "redis": "connected",
-            "redis_version": info.get("redis_version"),
-            "workers": {
-                "total": len(found),
-                "active": len(found),
-                "busy": busy,
-                "idle": len(found) - busy,
-            },
-            "queues_healthy": queues_healthy,
-            "queues": queues_health,
-        },
-    }
-    return JSONResponse(body, status_code=200 if queues_healthy else 503)
+        stages[spec.name] = StageHealth(
+            healthy=pending == 0 or listening > 0,
+            pending=pending if operator else None,
+            workers=listening if operator else None,
+        )
+    healthy = all(stage.healthy for stage in stages.values())
+    totals = WorkerTotals(
+        total=len(found), active=len(found), busy=busy, idle=len(found) - busy
+    )
+    figures = HealthFigures(
+        redis="connected",
+        redis_version=info.get("redis_version") if operator else None,
+        workers=totals if operator else None,
+        queues_healthy=healthy,
+        queues=stages,
+    )
+    return HealthReport(success=True, healthy=healthy, health=figures)

@@ -7,12 +7,13 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from gleaner.errors import InvalidRequest
-from gleaner.links import get_or_create_links
-from gleaner.models import Link, TaskType
+from gleaner.links import SavedLink, get_or_create_links
+from gleaner.models import Link, TaskStatus, TaskType
 from gleaner.queues import PIPELINE_STAGES
 from gleaner.runtime import Runtime
 from gleaner.tasks import ItemInput
 from gleaner_api.deps import OwnerDep, RuntimeDep, SessionDep, SessionRoute
+from gleaner_api.openapi import PIPELINE_ERRORS, errors
 from gleaner_api.schemas import LinkRead, PipelineCreate, TaskQueued
 from gleaner_api.submission import (
     check_batch_size,
@@ -41,7 +42,7 @@ def _check_stages(stages: Sequence[str]) -> None:
 class PreparedPipeline:
     """A checked pipeline request: its links, and what create_task needs."""
 
-    links: list[Link]
+    links: list[SavedLink]
     inputs: list[ItemInput]
     config: dict[str, object]
 
@@ -60,7 +61,12 @@ def prepare_pipeline(
     if body.link_ids:
         ids = owned_ids(session, Link, owner, body.link_ids)
         known = {link.id for link in links}
-        links += [session.get_one(Link, i) for i in ids if i not in known]
+        for link_id in ids:
+            if link_id not in known:
+                link = session.get_one(Link, link_id)
+                links.append(
+                    SavedLink(link.id, link.url, link.normalized_url, link.created_at)
+                )
     config = pipeline_config(session, runtime, owner, body)
     inputs = [
         ItemInput(item_id=link.id, item_type="link", link_id=link.id) for link in links
@@ -79,14 +85,19 @@ def pipeline_config(
     }
     if "ai" in body.stages:
         config["model_id"] = resolve_model(session, owner, body.model_id)
+    # Checked even when the notion stage does not run: a bad value is refused wherever it is given.
+    notion = notion_target(runtime, body.notion.database_id, body.notion.properties)
     if "notion" in body.stages:
-        config["notion"] = notion_target(
-            runtime, body.notion.database_id, body.notion.properties
-        )
+        config["notion"] = notion
     return config
 
 
-@router.post("", status_code=202, response_model=TaskQueued)
+@router.post(
+    "",
+    status_code=202,
+    response_model=TaskQueued,
+    responses=errors(PIPELINE_ERRORS, body=True),
+)
 def run_pipeline(
     body: PipelineCreate, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
 ) -> TaskQueued:
@@ -108,7 +119,7 @@ def run_pipeline(
         task_id=task.id,
         job_id=task.job_id,
         total_items=task.total_items,
-        status=task.status,
+        status=TaskStatus(task.status),
         message=queued_message("Pipeline", task, dispatched),
         stages=task.stages,
         links=[LinkRead.model_validate(link) for link in prepared.links],

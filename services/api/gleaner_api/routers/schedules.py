@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from gleaner.addresses import BlockedAddress
@@ -22,6 +21,7 @@ from gleaner_api.deps import (
     SessionDep,
     SessionRoute,
 )
+from gleaner_api.openapi import PIPELINE_ERRORS, errors
 from gleaner_api.routers.pipelines import pipeline_config, prepare_pipeline
 from gleaner_api.scheduler import fire
 from gleaner_api.schemas import Page, ScheduleCreate, ScheduleFiringRead, ScheduleRead
@@ -31,38 +31,7 @@ router = APIRouter(
 )
 
 
-class ErrorDetail(BaseModel):
-    code: str = Field(examples=["invalid_cron"])
-    message: str = Field(
-        examples=["'61 * * * *' is not a cron expression of five fields"]
-    )
-    details: Any = None
-
-
-class ErrorBody(BaseModel):
-    """The one error shape (gleaner_api.handlers)."""
-
-    error: ErrorDetail
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "missing or invalid API key"},
-    404: {
-        "model": ErrorBody,
-        "description": "no such schedule of yours (`schedule_not_found`)",
-    },
-    422: {
-        "model": ErrorBody,
-        "description": "bad timing (`invalid_cron`, `invalid_timezone`, `invalid_schedule`), "
-        "a feed URL the address guard refuses (`invalid_feed_url`), a feed schedule that also "
-        "names links (`invalid_schedule`), a bad pipeline (the same codes as POST /api/pipelines) "
-        "or body fields",
-    },
-    503: {
-        "model": ErrorBody,
-        "description": "the database or Redis is unreachable; see Retry-After",
-    },
-}
+SCHEDULE_ERRORS = errors({404: ("schedule_not_found",)})
 
 RECENT_FIRINGS = 20
 
@@ -112,7 +81,19 @@ def _read(session: SessionDep, schedule: Schedule, with_firings: bool) -> Schedu
     "",
     status_code=201,
     response_model=ScheduleRead,
-    responses=ERROR_RESPONSES,
+    responses=errors(
+        {
+            404: PIPELINE_ERRORS[404],
+            422: (
+                "invalid_cron",
+                "invalid_timezone",
+                "invalid_schedule",
+                "invalid_feed_url",
+                *PIPELINE_ERRORS[422],
+            ),
+        },
+        body=True,
+    ),
 )
 def create_schedule(
     body: ScheduleCreate, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
@@ -151,13 +132,14 @@ def create_schedule(
     return _read(session, schedule, False)
 
 
-@router.get("", response_model=Page[ScheduleRead], responses=ERROR_RESPONSES)
+@router.get("", response_model=Page[ScheduleRead], responses=errors())
 def list_schedules(
     session: SessionDep,
     owner: OwnerDep,
     page: PageQuery = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[ScheduleRead]:
+    """The caller's schedules, oldest first."""
     query = select(Schedule).where(Schedule.owner == owner)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
@@ -171,7 +153,7 @@ def list_schedules(
     )
 
 
-@router.get("/{schedule_id}", response_model=ScheduleRead, responses=ERROR_RESPONSES)
+@router.get("/{schedule_id}", response_model=ScheduleRead, responses=SCHEDULE_ERRORS)
 def get_schedule(
     schedule_id: PathId, session: SessionDep, owner: OwnerDep
 ) -> ScheduleRead:
@@ -179,7 +161,7 @@ def get_schedule(
     return _read(session, _owned(session, owner, schedule_id), True)
 
 
-@router.delete("/{schedule_id}", status_code=204, responses=ERROR_RESPONSES)
+@router.delete("/{schedule_id}", status_code=204, responses=SCHEDULE_ERRORS)
 def delete_schedule(
     schedule_id: PathId, session: SessionDep, owner: OwnerDep
 ) -> Response:
@@ -190,7 +172,7 @@ def delete_schedule(
 
 
 @router.post(
-    "/{schedule_id}/pause", response_model=ScheduleRead, responses=ERROR_RESPONSES
+    "/{schedule_id}/pause", response_model=ScheduleRead, responses=SCHEDULE_ERRORS
 )
 def pause_schedule(
     schedule_id: PathId, session: SessionDep, owner: OwnerDep
@@ -204,7 +186,7 @@ def pause_schedule(
 
 
 @router.post(
-    "/{schedule_id}/resume", response_model=ScheduleRead, responses=ERROR_RESPONSES
+    "/{schedule_id}/resume", response_model=ScheduleRead, responses=SCHEDULE_ERRORS
 )
 def resume_schedule(
     schedule_id: PathId, session: SessionDep, owner: OwnerDep
@@ -222,7 +204,7 @@ def resume_schedule(
     "/{schedule_id}/run",
     status_code=202,
     response_model=ScheduleFiringRead,
-    responses=ERROR_RESPONSES,
+    responses=SCHEDULE_ERRORS,
 )
 def run_schedule_now(
     schedule_id: PathId, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
@@ -239,12 +221,14 @@ def run_schedule_now(
         raise NotFound(
             f"schedule {schedule_id} does not exist", code="schedule_not_found"
         )
-    return ScheduleFiringRead(
-        id=0,
-        tick_at=fired.tick_at,
-        manual=True,
-        outcome=fired.outcome,
-        task_id=fired.task_id,
-        error=fired.error,
-        fired_at=fired.tick_at,
+    return ScheduleFiringRead.model_validate(
+        {
+            "id": 0,
+            "tick_at": fired.tick_at,
+            "manual": True,
+            "outcome": fired.outcome,
+            "task_id": fired.task_id,
+            "error": fired.error,
+            "fired_at": fired.tick_at,
+        }
     )

@@ -18,6 +18,7 @@ from gleaner.queues import cancel_jobs, enqueue_item_jobs
 from gleaner.settings import Stage
 from gleaner.tasks import ItemInput
 from gleaner_api.deps import OwnerDep, PathId, RuntimeDep, SessionDep, SessionRoute
+from gleaner_api.openapi import BATCH_CODES, PARENT_CODES, errors
 from gleaner_api.schemas import (
     AIBatch,
     AISingle,
@@ -75,7 +76,7 @@ def _queue_stage(
         task_id=task.id,
         job_id=task.job_id,
         total_items=task.total_items,
-        status=task.status,
+        status=TaskStatus(task.status),
         message=queued_message(noun, task, dispatched),
         stages=task.stages,
     )
@@ -106,17 +107,31 @@ def _parse(
     )
 
 
-@parsing.post("/batch", status_code=202, response_model=TaskQueued)
+@parsing.post(
+    "/batch",
+    status_code=202,
+    response_model=TaskQueued,
+    responses=errors(
+        {404: ("not_found",), 422: (*BATCH_CODES, *PARENT_CODES)}, body=True
+    ),
+)
 def parse_batch(
     body: ParsingBatch, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
 ) -> TaskQueued:
+    """Parse saved links (fetch, extract the article); one task, one item per link."""
     return _parse(session, runtime, owner, body.link_ids, body)
 
 
-@parsing.post("/single/{link_id}", status_code=202, response_model=TaskQueued)
+@parsing.post(
+    "/single/{link_id}",
+    status_code=202,
+    response_model=TaskQueued,
+    responses=errors({404: ("not_found",)}),
+)
 def parse_single(
     link_id: PathId, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
 ) -> TaskQueued:
+    """Parse one saved link."""
     return _parse(session, runtime, owner, [link_id], TaskOptions())
 
 
@@ -152,14 +167,31 @@ def _process(
     )
 
 
-@ai.post("/batch", status_code=202, response_model=TaskQueued)
+AI_ERRORS: dict[int, tuple[str, ...]] = {
+    404: ("not_found", "model_not_found"),
+    422: (*BATCH_CODES, "no_default_model", *PARENT_CODES),
+}
+
+
+@ai.post(
+    "/batch",
+    status_code=202,
+    response_model=TaskQueued,
+    responses=errors(AI_ERRORS, body=True),
+)
 def ai_batch(
     body: AIBatch, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
 ) -> TaskQueued:
+    """Summarise parsed contents with a model (`model_id`, or the caller's default)."""
     return _process(session, runtime, owner, body.parsed_content_ids, body)
 
 
-@ai.post("/single/{parsed_content_id}", status_code=202, response_model=TaskQueued)
+@ai.post(
+    "/single/{parsed_content_id}",
+    status_code=202,
+    response_model=TaskQueued,
+    responses=errors(AI_ERRORS, body=True),
+)
 def ai_single(
     parsed_content_id: PathId,
     session: SessionDep,
@@ -167,6 +199,7 @@ def ai_single(
     owner: OwnerDep,
     body: Annotated[AISingle | None, Body()] = None,
 ) -> TaskQueued:
+    """Summarise one parsed content; the body is optional."""
     return _process(session, runtime, owner, [parsed_content_id], body or AISingle())
 
 
@@ -198,14 +231,31 @@ def _file(
     )
 
 
-@notion.post("/batch", status_code=202, response_model=TaskQueued)
+NOTION_ERRORS: dict[int, tuple[str, ...]] = {
+    404: ("not_found",),
+    422: (*BATCH_CODES, "invalid_notion_properties", *PARENT_CODES),
+}
+
+
+@notion.post(
+    "/batch",
+    status_code=202,
+    response_model=TaskQueued,
+    responses=errors(NOTION_ERRORS, body=True),
+)
 def notion_batch(
     body: NotionBatch, session: SessionDep, runtime: RuntimeDep, owner: OwnerDep
 ) -> TaskQueued:
+    """File AI contents as Notion pages (a dry run, stored not sent, when no token is set)."""
     return _file(session, runtime, owner, body.ai_content_ids, body)
 
 
-@notion.post("/single/{ai_content_id}", status_code=202, response_model=TaskQueued)
+@notion.post(
+    "/single/{ai_content_id}",
+    status_code=202,
+    response_model=TaskQueued,
+    responses=errors(NOTION_ERRORS, body=True),
+)
 def notion_single(
     ai_content_id: PathId,
     session: SessionDep,
@@ -213,6 +263,7 @@ def notion_single(
     owner: OwnerDep,
     body: Annotated[NotionSingle | None, Body()] = None,
 ) -> TaskQueued:
+    """File one AI content as a Notion page; the body is optional."""
     return _file(session, runtime, owner, [ai_content_id], body or NotionSingle())
 
 
@@ -226,6 +277,7 @@ def task_status(
     owner: OwnerDep,
     include_items: Annotated[bool, Query()] = False,
 ) -> TaskEnvelope:
+    """Any task of the caller (the same as GET /api/tasks/{task_id}, items only when asked)."""
     task = get_owned_task(session, owner, task_id)
     return TaskEnvelope.model_validate(
         {
@@ -261,7 +313,7 @@ def cancel_task(
     enqueue_item_jobs(runtime.redis, runtime.settings, released_jobs)
     return TaskCancelled(
         task_id=task.id,
-        status=task.status,
+        status=TaskStatus(task.status),
         cancelled_items=len(unfinished),
         message=f"cancelled {len(unfinished)} unfinished item{'s' if len(unfinished) != 1 else ''}",
         cancelled_dependants=affected if dependants == "cancel" else [],
@@ -286,7 +338,7 @@ def retry_task(
     session.refresh(task)
     return TaskRetried(
         task_id=task.id,
-        status=task.status,
+        status=TaskStatus(task.status),
         retried_count=len(jobs),
         message=f"retrying {len(jobs)} failed item{'s' if len(jobs) != 1 else ''}",
     )
@@ -294,14 +346,23 @@ def retry_task(
 
 for _router in (parsing, ai, notion):
     _router.add_api_route(
-        "/status/{task_id}", task_status, methods=["GET"], response_model=TaskEnvelope
+        "/status/{task_id}",
+        task_status,
+        methods=["GET"],
+        response_model=TaskEnvelope,
+        responses=errors({404: ("task_not_found",)}),
     )
     _router.add_api_route(
         "/cancel/{task_id}",
         cancel_task,
         methods=["DELETE"],
         response_model=TaskCancelled,
+        responses=errors({404: ("task_not_found",)}),
     )
     _router.add_api_route(
-        "/retry/{task_id}", retry_task, methods=["POST"], response_model=TaskRetried
+        "/retry/{task_id}",
+        retry_task,
+        methods=["POST"],
+        response_model=TaskRetried,
+        responses=errors({404: ("task_not_found",), 409: ("task_cancelled",)}),
     )

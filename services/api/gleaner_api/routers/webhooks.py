@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from gleaner.errors import InvalidRequest, NotFound
 from gleaner.models import ProcessingTask, WebhookDelivery, WebhookEndpoint
 from gleaner.webhooks import check_target, new_secret
-from gleaner_api.deps import OwnerDep, PathId, SessionDep, SettingsDep
-from gleaner_api.routers.schedules import ERROR_RESPONSES
+from gleaner_api.deps import OwnerDep, PageQuery, PathId, SessionDep, SettingsDep
+from gleaner_api.openapi import errors
 from gleaner_api.schemas import (
     Page,
     WebhookCreate,
@@ -31,7 +31,10 @@ def _owned(session: SessionDep, owner: str, webhook_id: int) -> WebhookEndpoint:
 
 
 @router.post(
-    "", status_code=201, response_model=WebhookCreated, responses=ERROR_RESPONSES
+    "",
+    status_code=201,
+    response_model=WebhookCreated,
+    responses=errors({422: ("invalid_webhook_url", "unknown_task")}, body=True),
 )
 def create_webhook(
     body: WebhookCreate, session: SessionDep, settings: SettingsDep, owner: OwnerDep
@@ -56,13 +59,14 @@ def create_webhook(
     return WebhookCreated.model_validate(endpoint)
 
 
-@router.get("", response_model=Page[WebhookRead], responses=ERROR_RESPONSES)
+@router.get("", response_model=Page[WebhookRead], responses=errors())
 def list_webhooks(
     session: SessionDep,
     owner: OwnerDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageQuery = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[WebhookRead]:
+    """The caller's webhook endpoints (without their secrets)."""
     query = select(WebhookEndpoint).where(WebhookEndpoint.owner == owner)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
@@ -78,7 +82,9 @@ def list_webhooks(
     )
 
 
-@router.delete("/{webhook_id}", status_code=204, responses=ERROR_RESPONSES)
+@router.delete(
+    "/{webhook_id}", status_code=204, responses=errors({404: ("webhook_not_found",)})
+)
 def delete_webhook(
     webhook_id: PathId, session: SessionDep, owner: OwnerDep
 ) -> Response:
@@ -91,13 +97,13 @@ def delete_webhook(
 @router.get(
     "/{webhook_id}/deliveries",
     response_model=Page[WebhookDeliveryRead],
-    responses=ERROR_RESPONSES,
+    responses=errors({404: ("webhook_not_found",)}),
 )
 def list_deliveries(
     webhook_id: PathId,
     session: SessionDep,
     owner: OwnerDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageQuery = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[WebhookDeliveryRead]:
     """The delivery log, newest first: state, attempts with their status codes, the next try."""

@@ -319,7 +319,13 @@ async function watchTask(taskId) {
   watcher = { taskId, controller };
   let failures = 0;
   let last = null;
-  const onProgress = async (task) => {
+  // The first event of a stream has the first page of items; later ones only the items that changed
+  // (delta): merge them by id.
+  const items = new Map();
+  const onProgress = async (event) => {
+    if (!event.delta) items.clear();
+    for (const item of event.items || []) items.set(item.id, item);
+    const task = { ...event, items: [...items.values()].sort((a, b) => a.id - b.id) };
     last = task;
     renderTask(task);
     if (await fillLinkUrls(task)) renderTask(last);

@@ -29,21 +29,14 @@ class GuardedBackend2(httpcore2.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.NetworkStream:
-        last_error: Exception | None = None
-        addresses = self.guard.resolve(host, port)
-        for address in addresses:
-            self.guard.policy.check(
-                address, port
-            )  # any refused answer refuses the host
-        for address in addresses:
-            try:
-                return self.inner.connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
-                )
-            except httpcore2.ConnectError as exc:
-                last_error = exc
-        assert last_error is not None
-        raise last_error
+        return self.guard.checked_connect(
+            host,
+            port,
+            lambda address: self.inner.connect_tcp(
+                address, port, timeout, local_address, socket_options
+            ),
+            httpcore2.ConnectError,
+        )
 
     def sleep(self, seconds: float) -> None:
         self.inner.sleep(seconds)

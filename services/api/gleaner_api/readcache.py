@@ -1,0 +1,44 @@
+"""Short-lived, process-local answers for what every status read asks and few writes change.
+
+The ETA of every task needs the workers per stage (one Redis read per registered worker) and each
+stage's recent attempt times (an SQL query); neither belongs to a task or a tenant, and a few seconds
+old is as good as new for an estimate. Each API process keeps its own copy: nothing here is shared
+between processes, and nothing in it is a tenant's data.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+
+
+class TtlCache(Generic[V]):
+    """key -> (value, when computed); a value older than `seconds` is computed again on the next read."""
+
+    def __init__(self, seconds: float, max_entries: int = 256) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._values: dict[Hashable, tuple[V, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], V]) -> V:
+        now = time.monotonic()
+        found = self._values.get(key)
+        if found is not None and now - found[1] < self.seconds:
+            return found[0]
+        value = (
+            compute()
+        )  # outside the lock: two threads may both compute, neither waits
+        with self._lock:
+            if len(self._values) >= self.max_entries:
+                self._values.clear()
+            self._values[key] = (value, now)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
