@@ -110,3 +110,25 @@ def test_accepted_urls_are_stored_without_surprises(client: TestClient) -> None:
         "http://xn--bcher-kva.example:8080/a%20b",
         "http://[2001:db8::1]/x",
     ]
+
+
+def test_bodies_take_only_their_published_types(client: TestClient) -> None:
+    """JSON Schema's types, no more (found by the contract fuzzer): 0 is not false and "5" is not 5,
+    but 5.0 is the integer 5."""
+    for body in (
+        {"link_ids": ["5"]},
+        {"link_ids": [True]},
+        {"link_ids": [5], "processing_config": {"generate_summary": 0}},
+    ):
+        response = client.post("/api/pipelines", json={"stages": ["parsing"], **body})
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["error"]["code"] == "validation_error"
+    webhook = client.post(
+        "/api/webhooks", json={"url": "https://hooks.example.org/x", "per_item": 0}
+    )
+    assert webhook.status_code == 422, webhook.text
+    integral = client.post("/api/parsing/async/batch", json={"link_ids": [5.0]})
+    assert integral.status_code == 404, (
+        integral.text
+    )  # read as link 5, which is not there
+    assert integral.json()["error"]["details"] == {"missing": [5]}

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SecretStr,
+)
 
 from gleaner.models import (
     ItemStatus,
@@ -23,7 +30,19 @@ T = TypeVar("T")
 MAX_ID = 2**63 - 1
 """Ids are 64-bit signed integers in SQL: a larger one is a 422 naming the field, not an overflow."""
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+def _integral(value: Any) -> Any:
+    # JSON has one number type: 5.0 is an integer to JSON Schema, so it is one here too (strict
+    # bodies still refuse "5" and true).
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Integral = BeforeValidator(_integral)
+"""After an int's own constraints in `Annotated[...]`, so they are still published as minimum/maximum."""
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID), Integral]
 
 BATCH: dict[str, Any] = {"x-gleaner-batch": True}
 """Marks a list the batch limit applies to: gleaner_api.openapi publishes GLEANER_MAX_BATCH_SIZE as its
@@ -466,9 +485,8 @@ class ScheduleCreate(Strict):
         description="IANA time zone of `cron`",
         examples=["Europe/Paris"],
     )
-    interval_seconds: int | None = Field(
+    interval_seconds: Annotated[int, Field(ge=1), Integral] | None = Field(
         default=None,
-        ge=1,
         description="fire every this many seconds instead of on a cron expression",
     )
     feed_url: str | None = Field(

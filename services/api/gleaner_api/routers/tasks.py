@@ -55,7 +55,25 @@ def _event(name: str, payload: dict[str, Any]) -> dict[str, Any]:
 TASK_EVENT = {
     "description": "one event of the stream (the schema describes each event, not the stream)",
     "anyOf": [
-        _event("progress", {"$ref": REF + "TaskRead"}),
+        _event(
+            "progress",
+            {
+                "allOf": [
+                    {"$ref": REF + "TaskRead"},
+                    {
+                        "type": "object",
+                        "required": ["delta"],
+                        "properties": {
+                            "delta": {
+                                "type": "boolean",
+                                "description": "false: a snapshot; true: `items` holds only "
+                                "the items changed since the event before",
+                            }
+                        },
+                    },
+                ]
+            },
+        ),
         _event(
             "end",
             {
