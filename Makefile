@@ -56,11 +56,12 @@ typecheck: install ## mypy alone
 	$(UV) run --frozen mypy libs services tests bench
 
 # The benchmarks' default runs (each folder's RESULTS.md has the figures and the variants).
-BENCHES := worker parsing ai notion autoscaling
+BENCHES := worker parsing ai notion autoscaling api
 BENCH_worker := python -m bench.worker.run --repeats 3
 BENCH_parsing := python bench/parsing/run.py --repeats 4 --workers 1 2 --concurrency 4 --skip-variants
 BENCH_ai := python bench/ai/run.py --items 200 --rounds 5
 BENCH_notion := python -m bench.notion.bench_notion
+BENCH_api := python -m bench.api.run --rounds 2
 BENCH_autoscaling := python -m bench.autoscaling.simulate --out bench/autoscaling
 BENCH ?=
 

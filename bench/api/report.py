@@ -21,6 +21,7 @@ def _fmt(value: float, digits: int = 1) -> str:
 
 ROWS: list[tuple[str, Callable[[Any], float], int]] = [
     ("submit 10,000 links → 202 (s)", lambda f: f.submit_s, 2),
+    ("submit: API CPU (s)", lambda f: f.submit_cpu_s, 2),
     ("status default: p50 (ms)", lambda f: f.status["default"].p50_ms, 1),
     ("status default: p99 (ms)", lambda f: f.status["default"].p99_ms, 1),
     ("status default: failed or timed out", lambda f: f.status["default"].failed, 0),

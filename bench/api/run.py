@@ -7,7 +7,8 @@ run, the task list, and what Redis holds per 10,000 items; this checkout against
 Per round, code and database: a fresh private redis-server and database, migrated by that code; the
 API (`python -m gleaner_api serve`, one process) and a parsing worker (4 threads) on that code; a local
 page server. Figures:
-- submit: wall-clock seconds from sending POST /api/pipelines with 10,000 new URLs to its 202;
+- submit: wall-clock seconds from sending POST /api/pipelines with 10,000 new URLs to its 202, and
+  the API process's CPU seconds meanwhile (the figure a loaded machine changes least);
 - status: `GET /api/tasks/{id}` of that 10,000-item task (its default answer, and include_items=false),
   open loop at --rate per second for --seconds (bench.api.load: latency from each request's due
   time), while the worker parses the task's pages; p50/p99 and the API process's CPU per request;
@@ -58,6 +59,7 @@ class Figures:
     code: str
     database: str
     submit_s: float = float("nan")
+    submit_cpu_s: float = float("nan")
     status: dict[str, LoadResult] = field(default_factory=dict)
     status_cpu_ms: dict[str, float] = field(default_factory=dict)
     list_ms: float = float("nan")
@@ -275,10 +277,15 @@ def measure(code: str, database: str, opts: Options) -> Figures:
         try:
             page = f"http://127.0.0.1:{rnd.pages.port}/article"
             before = used_memory(rnd.redis)
+            cpu = psutil.Process(rnd.api.pid).cpu_times()
             task_id, took = rnd.submit(
                 [f"{page}/{uuid.uuid4().hex[:8]}-{i}" for i in range(SUBMIT_ITEMS)]
             )
+            after = psutil.Process(rnd.api.pid).cpu_times()
             rnd.figures.submit_s = took
+            rnd.figures.submit_cpu_s = (after.user - cpu.user) + (
+                after.system - cpu.system
+            )
             rnd.figures.redis_in_flight_mb = (used_memory(rnd.redis) - before) / 2**20
             rnd.figures.load = os.getloadavg()[0]
             list_tasks(rnd)

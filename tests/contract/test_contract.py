@@ -92,6 +92,7 @@ def fuzzed(namespace: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(RUN_TIMEOUT_SECONDS + 120)
 def test_the_server_keeps_its_contract(fuzzed: dict[str, Any]) -> None:
     schemathesis = fuzzed["schemathesis"]
     operations = schemathesis["operations"]
@@ -106,6 +107,7 @@ def test_the_server_keeps_its_contract(fuzzed: dict[str, Any]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(RUN_TIMEOUT_SECONDS + 120)
 def test_one_tenant_never_reads_anothers_objects(fuzzed: dict[str, Any]) -> None:
     reads = fuzzed["cross_tenant_reads"]
     assert reads["checked"] >= 10, reads  # the fuzzer made objects of every kind
