@@ -44,6 +44,9 @@ DEFAULT_SLOW_SECONDS = 1.5
 START_TIMEOUT_SECONDS = 120.0
 """Budget for the API to answer and every worker to register (imports are slow on 2 cores)."""
 
+API_START_TIMEOUT_SECONDS = 180.0
+"""Budget for a lone API process to answer /healthz (a loaded 2-core machine imports slowly)."""
+
 PARAGRAPHS = (
     "The river runs slowly through the valley of {name} in late summer, and the people of the town walk "
     "along its banks every evening to watch the light fall on the water. Fishermen sit on the old stone "
@@ -153,11 +156,33 @@ class Processes:
         command = service_commands(0)[f"worker-{stage}"]
         return self.run([*command, *args], env, f"worker-{stage}")
 
-    def reconciler(self) -> subprocess.Popen[bytes]:
-        return self.run(service_commands(0)["reconciler"], name="reconciler")
+    def reconciler(self, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        return self.run(service_commands(0)["reconciler"], env, name="reconciler")
 
-    def api(self, port: int) -> subprocess.Popen[bytes]:
-        return self.run(service_commands(port)["api"], name="api")
+    def api(
+        self, port: int, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        return self.run(service_commands(port)["api"], env, name="api")
+
+    def serving_api(
+        self,
+        env: dict[str, str] | None = None,
+        timeout: float = API_START_TIMEOUT_SECONDS,
+    ) -> str:
+        """The API on a free port, once its /healthz answers; returns its URL."""
+        port = free_port()
+        process = self.api(port, env)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    return url
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, f"the API exited\n{self.tail()}"
+            assert time.monotonic() < deadline, f"the API did not answer\n{self.tail()}"
+            time.sleep(0.1)
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
         process.send_signal(signal.SIGKILL)

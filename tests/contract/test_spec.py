@@ -146,3 +146,12 @@ def test_bounds_use_json_schema_keywords(spec: dict[str, Any]) -> None:
     """pydantic publishes `ge`/`le` raw when a validator wraps the type: no client understands them."""
     raw = [node for node in walk(spec) if {"ge", "le", "gt", "lt"} & set(node)]
     assert raw == []
+
+
+def test_creates_link_to_their_reads(spec: dict[str, Any]) -> None:
+    """OpenAPI links (the stateful phase follows them): create → read, link detail → next stage."""
+    created = spec["paths"]["/api/schedules"]["post"]["responses"]["201"]["links"]
+    read = spec["paths"]["/api/schedules/{schedule_id}"]["get"]["operationId"]
+    assert created[read]["parameters"] == {"schedule_id": "$response.body#/id"}
+    detail = spec["paths"]["/api/links/{link_id}"]["get"]["responses"]["200"]["links"]
+    assert len(detail) == 2

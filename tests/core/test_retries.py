@@ -52,33 +52,29 @@ class TestStrategy:
 
 
 class TestWorkersFollowTheStrategy:
-    def test_an_unlisted_code_fails_at_once(
-        self, runtime: Runtime, run_worker: RunWorker
+    @pytest.mark.parametrize(
+        ("retry_on", "outcome"),
+        [
+            ("http_429,timeout", ("failed", 1, "http_503")),
+            ("http_503", ("completed", 3, None)),
+        ],
+        ids=["an-unlisted-code-fails-at-once", "a-listed-code-is-retried"],
+    )
+    def test_only_the_listed_codes_retry(
+        self,
+        runtime: Runtime,
+        run_worker: RunWorker,
+        retry_on: str,
+        outcome: tuple[str, int, str | None],
     ) -> None:
         task_id = submit_task(
             runtime,
             urls=["https://example.com/a"],
             job_path="tests.jobs.fail_twice_then_succeed",
         )
-        run_worker("parsing", env={"GLEANER_PARSING_RETRY_ON": "http_429,timeout"})
+        run_worker("parsing", env={"GLEANER_PARSING_RETRY_ON": retry_on})
         item = get_task(runtime, task_id).items[0]
-        assert (item.status, item.attempts, item.error_code) == (
-            "failed",
-            1,
-            "http_503",
-        )
-
-    def test_a_listed_code_is_retried(
-        self, runtime: Runtime, run_worker: RunWorker
-    ) -> None:
-        task_id = submit_task(
-            runtime,
-            urls=["https://example.com/a"],
-            job_path="tests.jobs.fail_twice_then_succeed",
-        )
-        run_worker("parsing", env={"GLEANER_PARSING_RETRY_ON": "http_503"})
-        item = get_task(runtime, task_id).items[0]
-        assert (item.status, item.attempts) == ("completed", 3)
+        assert (item.status, item.attempts, item.error_code) == outcome
 
     def test_exponential_backoff_schedules_the_retry(
         self, runtime: Runtime, run_worker: RunWorker

@@ -7,7 +7,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from gleaner.db import session_scope
-from gleaner.models import ItemStatus, TaskItem
+from gleaner.models import ItemAttempt, ItemStatus, TaskItem
 from gleaner.runtime import Runtime
 
 
@@ -48,3 +48,17 @@ def failure_reasons(runtime: Runtime, task_id: int) -> Counter[str]:
             )
         )
         return Counter(str(code) for code in codes)
+
+
+def stage_runs_completed(runtime: Runtime, task_id: int) -> int:
+    """How far a pipeline has got: the stage attempts of the task's items that completed."""
+    with session_scope(runtime.sessions) as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(ItemAttempt)
+                .join(TaskItem, ItemAttempt.item_id == TaskItem.id)
+                .where(TaskItem.task_id == task_id, ItemAttempt.outcome == "completed")
+            )
+            or 0
+        )

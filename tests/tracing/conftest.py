@@ -5,9 +5,6 @@ Every process gets only the standard OTEL_* variables a user would set; nothing 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT
-from tests.servers import free_port, stop_process
+from tests.stack import Processes
 from tests.tracing.otlp import OTLPReceiver
 
 StartApi = Callable[[dict[str, str]], str]
-"""The `start_api` fixture: start_api(env) starts `python -m gleaner_api serve`; returns its URL."""
+"""The `start_api` fixture: start_api(env) starts `python -m gleaner_api serve`; returns its URL once
+it answers."""
 
 
 @pytest.fixture
@@ -42,38 +39,10 @@ def otel_env(receiver: OTLPReceiver) -> dict[str, str]:
 
 @pytest.fixture
 def start_api(test_env: dict[str, str], tmp_path: Path) -> Iterator[StartApi]:
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(env: dict[str, str]) -> str:
-        port = free_port()
-        log = open(tmp_path / f"api-{len(started)}.log", "wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gleaner_api", "serve", "--host", "127.0.0.1"]
-            + ["--port", str(port)],
-            env={**os.environ, **test_env, **env, "PYTHONPATH": str(ROOT)},
-            cwd=ROOT,
-            stdout=log,
-            stderr=log,
-        )
-        started.append(process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    return url
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                raise AssertionError(
-                    (tmp_path / f"api-{len(started) - 1}.log").read_text()
-                )
-            time.sleep(0.2)
-
-    yield start
-    for process in started:
-        stop_process(process)
+    """The API as `make run` starts it (tests.stack.Processes), with the test's environment."""
+    processes = Processes(test_env, tmp_path)
+    yield processes.serving_api
+    processes.stop_all()
 
 
 def submit(api_url: str, api_key: str, urls: list[str], **body: Any) -> int:

@@ -7,10 +7,7 @@ log lines and the exemplar on its stage duration histogram, scraped by a real Pr
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,11 +21,11 @@ from gleaner.models import TaskItem
 from gleaner.runtime import Runtime
 from gleaner.settings import Settings
 from gleaner_api.app import create_app
-from tests.conftest import ROOT, RunWorker, StartWorker
+from tests.conftest import RunWorker, StartWorker
 from tests.factories import submit_task
 from tests.observability.prometheus import start_prometheus
 from tests.servers import free_port, stop_process
-from tests.stack import PageServer
+from tests.stack import PageServer, Processes
 from tests.tracing.conftest import StartApi, submit, wait_finished
 from tests.tracing.otlp import GRPCReceiver, OTLPReceiver
 
@@ -86,13 +83,8 @@ def test_a_sigkilled_workers_item_is_reissued_in_its_trace_logs_and_exemplars(
         },
     )
     log_path = tmp_path / "worker-parsing-1.log"
-    reconciler = subprocess.Popen(
-        [sys.executable, "-m", "gleaner_api", "reconcile"],
-        env={**os.environ, **test_env, **env, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    reconciler = Processes({**test_env, **env}, tmp_path)
+    reconciler.reconciler()
     prometheus = start_prometheus(
         tmp_path / "prometheus",
         {"worker": [f"127.0.0.1:{metrics_port}"]},
@@ -149,7 +141,7 @@ def test_a_sigkilled_workers_item_is_reissued_in_its_trace_logs_and_exemplars(
         assert found == {trace_id}
     finally:
         stop_process(prometheus.process)
-        stop_process(reconciler)
+        reconciler.stop_all()
 
 
 def test_a_ratio_of_zero_exports_nothing_for_new_traces(

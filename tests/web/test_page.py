@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -150,6 +151,28 @@ class TestSchedules:
         expect(row.get_by_role("button", name="Resume")).to_be_visible()
         expect(row).to_contain_text("paused")
         page.screenshot(path=str(artifacts / "schedules.png"), full_page=True)
+
+    def test_a_feed_schedule_shows_its_feed_and_last_outcome(
+        self, page: Page, pages: PageServer, api_key: str
+    ) -> None:
+        save_key(page, api_key)
+        feed = pages.url("/article/not-a-feed")  # a page, not RSS or Atom
+        page.get_by_label("Name", exact=True).fill("web feed")
+        page.get_by_label("Every … seconds").fill("3600")
+        page.get_by_label("Or an RSS/Atom feed").fill(feed)
+        page.get_by_role("button", name="Create schedule").click()
+        expect(page.locator("#schedule-status")).to_contain_text("fires next at")
+        row = page.locator("#schedules-table tbody tr", has_text="web feed")
+        expect(row).to_contain_text(f"feed {feed}")
+        row.get_by_role("button", name="Run now").click()
+        expect(page.locator("#schedule-status")).to_contain_text(
+            "web feed: reading the feed"
+        )
+        deadline = time.monotonic() + 60
+        while "failed: feed_invalid" not in row.inner_text():
+            assert time.monotonic() < deadline, row.inner_text()
+            page.reload()  # the list is read when the page opens
+            time.sleep(1)
 
 
 class TestWebhooks:

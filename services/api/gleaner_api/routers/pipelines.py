@@ -67,6 +67,19 @@ def prepare_pipeline(
                 links.append(
                     SavedLink(link.id, link.url, link.normalized_url, link.created_at)
                 )
+    config = pipeline_config(session, runtime, owner, body)
+    inputs = [
+        ItemInput(item_id=link.id, item_type="link", link_id=link.id) for link in links
+    ]
+    return PreparedPipeline(links, inputs, config)
+
+
+def pipeline_config(
+    session: Session, runtime: Runtime, owner: str, body: PipelineCreate
+) -> dict[str, object]:
+    """The task config of a pipeline's options (stages, model, Notion target), checked; writes nothing:
+    a feed schedule checks its options with it at creation, before any entry is known."""
+    _check_stages(body.stages)
     config: dict[str, object] = {
         "processing_config": body.processing_config.model_dump()
     }
@@ -76,10 +89,7 @@ def prepare_pipeline(
     notion = notion_target(runtime, body.notion.database_id, body.notion.properties)
     if "notion" in body.stages:
         config["notion"] = notion
-    inputs = [
-        ItemInput(item_id=link.id, item_type="link", link_id=link.id) for link in links
-    ]
-    return PreparedPipeline(links, inputs, config)
+    return config
 
 
 @router.post(

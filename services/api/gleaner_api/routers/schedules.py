@@ -22,7 +22,7 @@ from gleaner_api.deps import (
     SessionRoute,
 )
 from gleaner_api.openapi import PIPELINE_ERRORS, errors
-from gleaner_api.routers.pipelines import prepare_pipeline
+from gleaner_api.routers.pipelines import pipeline_config, prepare_pipeline
 from gleaner_api.scheduler import fire
 from gleaner_api.schemas import Page, ScheduleCreate, ScheduleFiringRead, ScheduleRead
 
@@ -112,15 +112,8 @@ def create_schedule(
         )
     if body.feed_url is not None:
         check_feed(body, runtime)
-        # the pipeline's checks, with a stand-in for the entries a firing will bring
-        stand_in = body.pipeline.model_copy(update={"urls": [body.feed_url]})
-        try:
-            prepare_pipeline(session, runtime, owner, stand_in)
-        finally:
-            # No link saved for the feed itself. A rollback of the whole (so far empty) transaction,
-            # not a savepoint: on SQLite a savepoint's reads pin a snapshot that a worker's commit
-            # makes stale, and the INSERT then fails at once as "database is locked" (a 503).
-            session.rollback()
+        # the pipeline's options, checked now; its links are the entries each firing brings
+        pipeline_config(session, runtime, owner, body.pipeline)
     else:
         # The same checks as POST /api/pipelines, now rather than at every firing (links are saved).
         prepare_pipeline(session, runtime, owner, body.pipeline)

@@ -11,7 +11,7 @@ Providers are built once per process and model, so an OpenAI client keeps its co
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 from sqlalchemy.orm import Session
@@ -23,9 +23,10 @@ from gleaner.netguard import settings_policy
 from gleaner.secrets import decrypt_model_key
 from gleaner.settings import Settings
 from gleaner_ai.providers.base import Provider
-from gleaner_ai.providers.guard import guarded_client
 from gleaner_ai.providers.offline import OfflineProvider
-from gleaner_ai.providers.openai import OpenAIConfig, OpenAIProvider
+
+if TYPE_CHECKING:
+    from gleaner_ai.providers.openai import OpenAIConfig
 
 PROVIDERS = ("offline", "openai")
 """Provider names an AIModel row may carry."""
@@ -60,6 +61,8 @@ def find_model(session: Session, owner: str, model_id: Any = None) -> AIModel:
 
 def openai_config(model: AIModel, settings: Settings) -> OpenAIConfig:
     """Settings, overridden by what the model row says."""
+    from gleaner_ai.providers.openai import OpenAIConfig
+
     extra = model.config or {}
     if model.owner is None:
         key = (
@@ -121,6 +124,10 @@ def build_provider(model: AIModel, settings: Settings, redis: Redis) -> Provider
             keywords_max=settings.KEYWORDS_MAX,
         )
     elif model.provider == "openai":
+        # Imported on first use: the OpenAI SDK is half the worker's start-up, and most run offline.
+        from gleaner_ai.providers.guard import guarded_client
+        from gleaner_ai.providers.openai import OpenAIProvider
+
         try:
             # A tenant chose this endpoint: every connection passes the fetcher's address rules.
             guarded = (
