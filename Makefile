@@ -4,6 +4,9 @@ SHELL := /bin/bash
 
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
+# Two test processes (this is a 2-core budget; most tests wait on real processes). Each file runs whole in
+# one process, so module fixtures are shared; PYTEST_WORKERS="-n 0" runs everything in one process.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 # PostgreSQL tests run when a server is given, or when one answers on this machine's default port.
 GLEANER_TEST_POSTGRES_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgresql://postgres@127.0.0.1:5432/test)
 export GLEANER_TEST_POSTGRES_URL
@@ -38,10 +41,10 @@ run: install-runtime ## run the whole stack locally (PORT, REDIS_PORT, METRICS_P
 		--metrics-port $(METRICS_PORT) --samples-port $(SAMPLES_PORT) $(ARGS)
 
 test: install $(TEST_TOOLS) ## install everything the tests need, then run them all
-	$(UV) run --frozen pytest $(PYTEST_ARGS)
+	$(UV) run --frozen pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-only: ## run the tests without installing anything first
-	$(UV) run --frozen pytest $(PYTEST_ARGS)
+	$(UV) run --frozen pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install ## ruff (lint + format check) and mypy
 	$(UV) run --frozen ruff check .

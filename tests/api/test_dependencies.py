@@ -58,6 +58,7 @@ def status(client: TestClient, task_id: int) -> str:
     return str(task(client, task_id)["status"])
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("parsing_env")
 class TestChain:
     def test_a_chain_of_three_runs_in_order(

@@ -46,6 +46,7 @@ def item_row(runtime: Runtime, task_id: int) -> TaskItem:
         return item
 
 
+@pytest.mark.slow
 def test_a_sigkilled_workers_item_is_reissued_in_its_trace_logs_and_exemplars(
     test_env: dict[str, str],
     otel_env: dict[str, str],
