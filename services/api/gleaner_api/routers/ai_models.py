@@ -12,9 +12,9 @@ from gleaner.errors import Conflict, InvalidRequest
 from gleaner.models import AIModel
 from gleaner.netguard import check_url_target, settings_policy
 from gleaner.secrets import encrypt_model_key
+from gleaner_api.config_schemas import AIModelCreate, AIModelRead
 from gleaner_api.deps import OwnerDep, SessionDep, SessionRoute, SettingsDep
 from gleaner_api.openapi import errors
-from gleaner_api.schemas import AIModelCreate, AIModelRead
 
 router = APIRouter(prefix="/api/ai/models", tags=["ai"], route_class=SessionRoute)
 

@@ -13,6 +13,7 @@ from gleaner.models import Schedule, ScheduleFiring, utcnow
 from gleaner.netguard import check_url_target, settings_policy
 from gleaner.runtime import Runtime
 from gleaner.schedules import check_timing, next_fire_time
+from gleaner_api.config_schemas import ScheduleCreate, ScheduleFiringRead, ScheduleRead
 from gleaner_api.deps import (
     OwnerDep,
     PageQuery,
@@ -24,7 +25,7 @@ from gleaner_api.deps import (
 from gleaner_api.openapi import PIPELINE_ERRORS, errors
 from gleaner_api.routers.pipelines import pipeline_config, prepare_pipeline
 from gleaner_api.scheduler import fire
-from gleaner_api.schemas import Page, ScheduleCreate, ScheduleFiringRead, ScheduleRead
+from gleaner_api.schemas import Page
 
 router = APIRouter(
     prefix="/api/schedules", tags=["schedules"], route_class=SessionRoute

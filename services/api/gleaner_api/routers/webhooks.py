@@ -10,15 +10,15 @@ from sqlalchemy import func, select
 from gleaner.errors import InvalidRequest, NotFound
 from gleaner.models import ProcessingTask, WebhookDelivery, WebhookEndpoint
 from gleaner.webhooks import check_target, new_secret
-from gleaner_api.deps import OwnerDep, PageQuery, PathId, SessionDep, SettingsDep
-from gleaner_api.openapi import errors
-from gleaner_api.schemas import (
-    Page,
+from gleaner_api.config_schemas import (
     WebhookCreate,
     WebhookCreated,
     WebhookDeliveryRead,
     WebhookRead,
 )
+from gleaner_api.deps import OwnerDep, PageQuery, PathId, SessionDep, SettingsDep
+from gleaner_api.openapi import errors
+from gleaner_api.schemas import Page
 
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
 
