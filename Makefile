@@ -5,8 +5,9 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 # Two test processes (this is a 2-core budget; most tests wait on real processes). Each file runs whole in
-# one process, so module fixtures are shared; PYTEST_WORKERS="-n 0" runs everything in one process.
-PYTEST_WORKERS ?= -n 2 --dist loadfile
+# one process, so module fixtures are shared, in the order tests/conftest.py gives (slow files first);
+# PYTEST_WORKERS="-n 0" runs everything in one process.
+PYTEST_WORKERS ?= -n 2 --dist loadfile --no-loadscope-reorder
 # PostgreSQL tests run when a server is given, or when one answers on this machine's default port.
 GLEANER_TEST_POSTGRES_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgresql://postgres@127.0.0.1:5432/test)
 export GLEANER_TEST_POSTGRES_URL

@@ -239,8 +239,14 @@ def pytest_report_header(config: Any) -> str:
 
 
 def pytest_collection_modifyitems(config: Any, items: list[pytest.Item]) -> None:
-    """Files holding a slow test run first: under `-n 2 --dist loadfile` the long ones start early and the
-    short ones fill the gaps, instead of one long file running alone at the end. A stable sort keeps each
-    file's tests together and in their order."""
+    """Files holding a slow test run first, the fault suite (the longest file) before them: under
+    `-n 2 --dist loadfile --no-loadscope-reorder` the long ones start early and the short ones fill the
+    gaps, instead of one long file running alone at the end. A stable sort keeps each file's tests
+    together and in their order."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
+    items.sort(
+        key=lambda item: (
+            item.path not in slow_files,
+            item.path.parent.name != "faults",
+        )
+    )
