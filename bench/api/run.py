@@ -38,6 +38,7 @@ from redis import Redis
 
 from bench.api.load import LoadResult, fixed_rate
 from bench.api.report import print_report
+from bench.worker.run import fresh_postgres
 from tests.servers import free_port, start_redis_server, stop_process
 from tests.stack import PageServer
 
@@ -99,25 +100,6 @@ def environment(
         "GLEANER_POD_DELETION_COST": "off",
         "PYTHONPATH": os.pathsep.join(path),
     }
-
-
-def fresh_postgres(admin_url: str) -> tuple[str, Callable[[], None]]:
-    from sqlalchemy import create_engine, text
-
-    from gleaner.settings import Settings
-
-    url = Settings(DATABASE_URL=admin_url).database_url
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return f"{url.rsplit('/', 1)[0]}/{name}", drop
 
 
 def gleaner_api(env: dict[str, str], *args: str) -> str:
