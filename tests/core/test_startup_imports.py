@@ -37,7 +37,13 @@ NEVER = (
     "opentelemetry.sdk.resources",
     "psutil",
 )
-API_ONLY = ("fastapi", "starlette", "uvicorn", "sse_starlette", "click")  # click: uvicorn's
+API_ONLY = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "sse_starlette",
+    "click",
+)  # click: uvicorn's
 PARSING_ONLY = ("trafilatura", "lxml", "justext", "htmldate")
 AI_ONLY = ("sumy", "yake", "nltk", "numpy", "networkx", "openai")
 NOTION_ONLY = ("notion_client",)
@@ -142,5 +148,7 @@ def test_the_optional_extras_stay_importable_on_their_own() -> None:
     modules = loaded_after_each(
         ["gleaner.worker,httpx", "rich.console,httpx._main,opentelemetry.sdk.metrics"]
     )
-    assert loaded(modules[0], ("rich", "httpx._main", "opentelemetry.sdk.metrics")) == []
+    assert (
+        loaded(modules[0], ("rich", "httpx._main", "opentelemetry.sdk.metrics")) == []
+    )
     assert {"rich.console", "httpx._main", "opentelemetry.sdk.metrics"} <= modules[1]
