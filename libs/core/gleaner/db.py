@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -112,7 +112,9 @@ def insert_ignoring_conflicts(
 
 
 def in_values(
-    session: Session, column: ColumnElement[Any], values: Sequence[Any]
+    session: Session,
+    column: ColumnElement[Any] | QueryableAttribute[Any],
+    values: Sequence[Any],
 ) -> ColumnElement[bool]:
     """`column IN (values)` with the values bound as one parameter: a plain IN of 10,000 values binds
     (and SQLAlchemy processes, and the statement spells out) 10,000 parameters. An array on

@@ -89,8 +89,9 @@ def job_commands(
 def push_jobs(pipe: Pipeline, queue: Queue, calls: Sequence[JobCall]) -> list[str]:
     """job_commands added to a redis-py pipeline (where RQ's own calls join them); returns the ids."""
     ids, commands = job_commands(queue, calls)
+    queue_command: Any = pipe.execute_command  # untyped in redis-py
     for command in commands:
-        pipe.execute_command(*command)
+        queue_command(*command)
     return ids
 
 
@@ -109,7 +110,7 @@ def execute_atomically(redis: Redis, commands: Sequence[Command]) -> list[Any]:
         pack_command(("EXEC",)),
     ]
     pool = redis.connection_pool
-    connection = pool.get_connection()
+    connection: Any = pool.get_connection()  # its methods are untyped in redis-py
 
     def send() -> list[Any]:
         connection.send_packed_command(packed)

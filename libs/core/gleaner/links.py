@@ -179,8 +179,9 @@ def get_or_create_links(
             conflict=["owner", "normalized_url"],
             returning=["id", "normalized_url"],
         )
-        for link_id, normalized in inserted:
-            found[normalized] = SavedLink(link_id, wanted[normalized], normalized, now)
+        for row in inserted:
+            normalized = row.normalized_url
+            found[normalized] = SavedLink(row.id, wanted[normalized], normalized, now)
         if len(inserted) < len(missing):  # another request saved some of them meanwhile
             found.update(existing([n for n in missing if n not in found]))
         created = len(inserted)
