@@ -23,9 +23,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -101,10 +98,17 @@ def insert_ignoring_conflicts(
     """
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # Imported here: a process loads only its own database's dialect (its engine imports that one).
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        statement: Any = postgresql_insert(model.__table__)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(model.__table__)
     table = model.__table__
-    statement = insert(table).on_conflict_do_nothing(index_elements=index_elements)
+    statement = statement.on_conflict_do_nothing(index_elements=index_elements)
     # One statement compiled once and run over every row (SQLAlchemy batches it into multi-row
     # VALUES): `.values(rows)` would compile a statement with a parameter per cell, seconds for 10,000.
     # RETURNING lists only the rows inserted (psycopg's rowcount is -1 for this statement).
@@ -120,6 +124,9 @@ def in_values(
     (and SQLAlchemy processes, and the statement spells out) 10,000 parameters. An array on
     PostgreSQL, a JSON array read by json_each on SQLite; the values must be ints or strings."""
     if session.get_bind().dialect.name == "postgresql":
+        # imported here: a process loads only its own database's dialect (gleaner.db's rule)
+        from sqlalchemy.dialects.postgresql import ARRAY
+
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     rows = func.json_each(
         bindparam(None, json.dumps(list(values), separators=(",", ":")))
