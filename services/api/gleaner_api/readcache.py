@@ -39,10 +39,11 @@ class TtlCache(Generic[V]):
             self._values[key] = (value, now)
         return value
 
-    def peek(self, key: Hashable) -> V | None:
-        """The value while it is fresh, else None (nothing computed)."""
+    def peek(self, key: Hashable, seconds: float | None = None) -> V | None:
+        """The value while it is fresh (younger than `seconds`, default the cache's), else None."""
         found = self._values.get(key)
-        if found is not None and time.monotonic() - found[1] < self.seconds:
+        limit = self.seconds if seconds is None else seconds
+        if found is not None and time.monotonic() - found[1] < limit:
             return found[0]
         return None
 

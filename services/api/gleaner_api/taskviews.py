@@ -124,24 +124,36 @@ STAGE_SECONDS = TtlCache[float | None](seconds=5.0)
 """Each stage's median attempt time, queried again at most every 5 s per process."""
 
 
-STAGE_PROGRESS = TtlCache[dict[str, dict[str, int]]](seconds=1.0, max_entries=1024)
-"""A task's per-stage counts, counted again when its finished counts change, else at most every second
-per process: at 200 status reads a second, one count of a 10,000-item task instead of two hundred."""
+STAGE_PROGRESS = TtlCache[tuple[tuple[int, int, int], dict[str, dict[str, int]]]](
+    seconds=1.0, max_entries=1024
+)
+"""A task's per-stage counts with the finished counts they were counted at, per task and status."""
+
+RECOUNT_SECONDS = 0.25
+"""While a task runs, its per-stage counts are counted again at most this often per process.
+
+Counted again when its finished counts change, else at most every second; but while workers finish
+items all the time the finished counts change between nearly every two reads, and at 200 status
+reads a second each would recount a 10,000-item task (4-6 ms: the largest part of a read without
+items). So a running task's counts may lag its finished counts by up to this long; a status change
+(the task ending) counts again at once."""
 
 
 def task_stage_progress(
     session: Session, task: ProcessingTask
 ) -> dict[str, dict[str, int]]:
-    # keyed by what an item's end changes (the task row's counts and status): an item moving
-    # between stages or starting to run shows within a second
-    key = (
-        task.id,
-        task.status,
-        task.completed_items,
-        task.failed_items,
-        task.cancelled_items,
-    )
-    return STAGE_PROGRESS.get(key, partial(progress.stage_progress, session, task))
+    # an item moving between stages or starting to run shows within a second, an item's end within
+    # RECOUNT_SECONDS, the task's end at once
+    key = (task.id, task.status)
+    finished = (task.completed_items, task.failed_items, task.cancelled_items)
+    found = STAGE_PROGRESS.peek(key)
+    if found is not None:
+        counted_at, stages = found
+        if counted_at == finished or STAGE_PROGRESS.peek(key, RECOUNT_SECONDS):
+            return stages
+    stages = progress.stage_progress(session, task)
+    STAGE_PROGRESS.put(key, (finished, stages))
+    return stages
 
 
 def eta_seconds(
