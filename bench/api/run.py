@@ -3,7 +3,7 @@ run, the task list, and what Redis holds per 10,000 items; this checkout against
 (e.g. main before the change) in the same run, rounds interleaved, on SQLite and PostgreSQL.
 
     uv run python -m bench.api.run [--baseline DIR] [--postgres URL] [--rounds 2] [--rate 200]
-        [--only status|submit] [--processes 1,2] [--items-limit 20]
+        [--only status|submit] [--processes 1,2] [--items-limit 20] [--databases sqlite,postgresql]
 
 Per round, code and database: a fresh private redis-server and database, migrated by that code; the
 API (`python -m gleaner_api serve`, one process) and a parsing worker (4 threads) on that code; a local
@@ -337,6 +337,11 @@ def main() -> None:
         help="comma-separated API process counts for this checkout, e.g. 1,2",
     )
     parser.add_argument("--items-limit", type=int, default=None)
+    parser.add_argument(
+        "--databases",
+        default="sqlite,postgresql",
+        help="which of them (postgresql also needs --postgres)",
+    )
     args = parser.parse_args()
     opts = Options(
         args.rate,
@@ -351,7 +356,11 @@ def main() -> None:
         *(("this", int(n)) for n in args.processes.split(",")),
         *([("baseline", 1)] if args.baseline else []),
     ]
-    databases = ["sqlite", *(["postgresql"] if args.postgres else [])]
+    databases = [
+        d
+        for d in args.databases.split(",")
+        if d == "sqlite" or (d == "postgresql" and args.postgres)
+    ]
     results: list[Figures] = []
     for n in range(args.rounds):
         for database in databases:
