@@ -65,6 +65,10 @@ VARIANTS = {
 }
 
 
+BASELINE_CPU: list[float] = []
+"""CPU seconds of each baseline pass (the bench process has no other busy thread meanwhile)."""
+
+
 def load_pages() -> dict[str, str]:
     return {
         path.name.split(".")[0]: gzip.decompress(path.read_bytes()).decode("utf-8")
@@ -76,12 +80,13 @@ def baseline(
     pages: dict[str, str], truth: dict[str, dict[str, str]]
 ) -> tuple[float, float]:
     """(F1, pages/s) of bare trafilatura, as the scorer's --extract mode runs it."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     out = {
         pid: trafilatura.extract(html, include_comments=False) or ""
         for pid, html in pages.items()
     }
     seconds = time.perf_counter() - start
+    BASELINE_CPU.append(time.process_time() - cpu)
     return score_extraction.score(truth, out)[3], len(pages) / seconds
 
 
@@ -115,9 +120,17 @@ def wait_until(
 
 
 def run_stage(
-    workdir: Path, server: PageServer, redis_url: str, ids: list[str], workers: int
+    workdir: Path,
+    server: PageServer,
+    redis_url: str,
+    ids: list[str],
+    workers: int,
+    profile: Path | None = None,
 ) -> tuple[float, dict[str, str]]:
-    """(pages/s, id -> stored text) for one run of the whole stage with `workers` processes."""
+    """(pages/s, id -> stored text) for one run of the whole stage with `workers` processes.
+
+    With `profile`, py-spy samples each worker from the task's submission to its last item (raw
+    stacks written to profile/worker-N.txt; bench/parsing/profile.py sorts them into stage parts)."""
     db = workdir / f"stage-{workers}-{time.monotonic_ns()}.db"
     env = {
         "GLEANER_ENV": "test",
@@ -149,6 +162,10 @@ def run_stage(
         lambda: runtime.redis.scard("rq:workers") >= threads, "workers registered"
     )
     urls = {server.url(f"/bench/{pid}"): pid for pid in ids}
+    spies = (
+        [spy(proc.pid, profile, n) for n, proc in enumerate(procs)] if profile else []
+    )
+    cpu_before = sum(cpu_seconds(proc.pid) for proc in procs)
     task_id = submit_task(runtime, urls=list(urls), stages=("parsing", "ai"))
 
     def finished() -> bool:
@@ -158,6 +175,11 @@ def run_stage(
         )
 
     wait_until(finished, "task through the parsing stage", crashed=procs)
+    cpu = sum(cpu_seconds(proc.pid) for proc in procs) - cpu_before
+    for sampler in spies:
+        sampler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+    for sampler in spies:
+        sampler.wait(timeout=60)
     for proc in procs:
         proc.send_signal(signal.SIGTERM)
     for proc in procs:
@@ -188,9 +210,33 @@ def run_stage(
     span = (last - first).total_seconds()
     runtime.close()
     print(
-        f"  {workers} worker(s): {len(rows)} ParsedContent rows, {queued_ai} AI jobs queued, span {span:.2f}s"
+        f"  {workers} worker(s): {len(rows)} ParsedContent rows, {queued_ai} AI jobs queued, span {span:.2f}s, "
+        f"worker CPU {1000 * cpu / len(ids):.1f} ms/page"
     )
     return len(ids) / span, {urls[url]: text for url, text in rows}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc), 0 where there is no /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def spy(pid: int, profile: Path, n: int) -> subprocess.Popen[bytes]:
+    """py-spy recording one worker process: every thread's stack, idle ones included (so a job
+    thread's samples add up to its wall time), 250 samples/s, raw stacks."""
+    profile.mkdir(parents=True, exist_ok=True)
+    command = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid)]
+    command += ["--idle", "--threads", "--rate", "250", "--format", "raw"]
+    command += ["--output", str(profile / f"worker-{n}.txt")]
+    sampler = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(0.5)  # attached before the first job
+    return sampler
 
 
 def load_average() -> float:
@@ -205,6 +251,12 @@ def main() -> None:
         "--concurrency", type=int, default=4, help="GLEANER_WORKER_CONCURRENCY"
     )
     parser.add_argument("--skip-variants", action="store_true")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="py-spy each worker into this directory (round-numbered files; slows the stage a little)",
+    )
     args = parser.parse_args()
     truth = json.loads((CORPUS / "ground-truth.json").read_text("utf-8"))
     pages = load_pages()
@@ -239,8 +291,13 @@ def main() -> None:
             for round_no in range(1, args.repeats + 1):
                 for workers in args.workers:
                     load = load_average()
+                    where = (
+                        args.profile / f"round{round_no}-{workers}x{args.concurrency}"
+                        if args.profile
+                        else None
+                    )
                     pps, texts = run_stage(
-                        workdir, server, redis_url, sorted(pages), workers
+                        workdir, server, redis_url, sorted(pages), workers, where
                     )
                     after = baseline(pages, truth)[1]
                     bases.append(after)
@@ -255,7 +312,8 @@ def main() -> None:
                     )
                     before = after
             print(
-                f"baseline median {statistics.median(bases):.1f} pages/s over {len(bases)} passes"
+                f"baseline median {statistics.median(bases):.1f} pages/s over {len(bases)} passes, "
+                f"CPU {1000 * statistics.median(BASELINE_CPU) / len(pages):.1f} ms/page"
             )
             for workers in args.workers:
                 pred = workdir / f"pred-{workers}.json"
