@@ -42,7 +42,13 @@ import trafilatura  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from gleaner.db import migrate, session_scope  # noqa: E402
-from gleaner.models import FINISHED_ITEM_STATUSES, ItemAttempt, Link, ParsedContent  # noqa: E402
+from gleaner.models import (  # noqa: E402
+    FINISHED_ITEM_STATUSES,
+    ItemAttempt,
+    Link,
+    ParsedContent,
+    TaskItem,
+)
 from gleaner.runtime import Runtime  # noqa: E402
 from gleaner.settings import Settings  # noqa: E402
 from gleaner_parsing.extractor import DEFAULT_OPTIONS, ExtractOptions, extract_article  # noqa: E402
@@ -107,6 +113,7 @@ def wait_until(
     what: str,
     crashed: list[subprocess.Popen[bytes]] | None = None,
     timeout: float = 600,
+    pause: float = 0.05,
 ) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -116,7 +123,7 @@ def wait_until(
             return
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for: {what}")
-        time.sleep(0.05)
+        time.sleep(pause)
 
 
 def run_stage(
@@ -169,12 +176,21 @@ def run_stage(
     task_id = submit_task(runtime, urls=list(urls), stages=("parsing", "ai"))
 
     def finished() -> bool:
-        task = get_task(runtime, task_id)
-        return all(
-            i.stage == "ai" or i.status in FINISHED_ITEM_STATUSES for i in task.items
-        )
+        # One COUNT, not the task with its 181 items: the page server shares this process's GIL,
+        # and a heavy poll here would hold up the worker's fetches (the span is read from SQL).
+        with session_scope(runtime.sessions) as session:
+            left = session.scalar(
+                select(func.count())
+                .select_from(TaskItem)
+                .where(
+                    TaskItem.task_id == task_id,
+                    TaskItem.stage != "ai",
+                    TaskItem.status.not_in(FINISHED_ITEM_STATUSES),
+                )
+            )
+        return left == 0
 
-    wait_until(finished, "task through the parsing stage", crashed=procs)
+    wait_until(finished, "task through the parsing stage", crashed=procs, pause=0.2)
     cpu = sum(cpu_seconds(proc.pid) for proc in procs) - cpu_before
     for sampler in spies:
         sampler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
@@ -211,7 +227,7 @@ def run_stage(
     runtime.close()
     print(
         f"  {workers} worker(s): {len(rows)} ParsedContent rows, {queued_ai} AI jobs queued, span {span:.2f}s, "
-        f"worker CPU {1000 * cpu / len(ids):.1f} ms/page"
+        f"worker CPU {1000 * cpu / len(ids):.1f} ms/page ({cpu / span:.0%} of a core)"
     )
     return len(ids) / span, {urls[url]: text for url, text in rows}
 
@@ -225,12 +241,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+PROFILE_IDLE = False
+"""--profile-wall: py-spy also samples waiting threads (a job thread's samples then add up to its wall
+time); by default only the thread holding the GIL is sampled: the work one process does one piece at
+a time, whatever its thread count (py-spy's own idle detection counts threads waiting on a lock or
+a socket as busy, so its default mode is no measure of CPU here)."""
+
+
 def spy(pid: int, profile: Path, n: int) -> subprocess.Popen[bytes]:
-    """py-spy recording one worker process: every thread's stack, idle ones included (so a job
-    thread's samples add up to its wall time), 250 samples/s, raw stacks."""
+    """py-spy recording one worker process: every thread's stack, 250 samples/s, raw stacks."""
     profile.mkdir(parents=True, exist_ok=True)
     command = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid)]
-    command += ["--idle", "--threads", "--rate", "250", "--format", "raw"]
+    command += ["--idle"] if PROFILE_IDLE else ["--gil"]
+    command += ["--threads", "--rate", "250", "--format", "raw"]
     command += ["--output", str(profile / f"worker-{n}.txt")]
     sampler = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -257,7 +280,14 @@ def main() -> None:
         default=None,
         help="py-spy each worker into this directory (round-numbered files; slows the stage a little)",
     )
+    parser.add_argument(
+        "--profile-wall",
+        action="store_true",
+        help="with --profile: sample every thread, waiting or not (wall time), not only the GIL's holder",
+    )
     args = parser.parse_args()
+    global PROFILE_IDLE
+    PROFILE_IDLE = args.profile_wall
     truth = json.loads((CORPUS / "ground-truth.json").read_text("utf-8"))
     pages = load_pages()
     print(f"load average at start: {os.getloadavg()}")
