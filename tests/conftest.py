@@ -3,7 +3,8 @@
 - `redis_url` / `redis`: a redis-server of our own on a free port (never the machine's 6379), flushed
   around each test.
 - `db_url`: a migrated SQLite file per test; with `GLEANER_TEST_POSTGRES_URL` set, tests that ask for
-  `any_db_url` run on PostgreSQL too (a fresh database per test run).
+  `any_db_url` run on PostgreSQL too. Each test process migrates once, into a template; every test gets a
+  copy of it (a database of its own on PostgreSQL).
 - `settings` / `runtime`: Settings for those, also exported to the environment so worker subprocesses
   inherit them; retries are immediate.
 - `run_worker(stage)`: `python -m gleaner_<stage> --burst` in a subprocess; `start_worker(stage)`: a
@@ -13,10 +14,12 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -89,35 +92,72 @@ def postgres_server_url() -> Iterator[str]:
     admin.dispose()
 
 
-def _fresh_postgres(server_url: str) -> str:
-    """An empty schema per test: drop everything, migrate again (fast on an empty database)."""
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server_url: str) -> Iterator[str]:
+    """A database migrated once per test process; each test gets a copy of it (CREATE DATABASE …
+    TEMPLATE takes ~0.2 s where dropping the schema and migrating again took ~8 s of commits)."""
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(server_url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    migrate(server_url)
-    return server_url
+    name = f"gleaner_template_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    migrate(f"{postgres_server_url.rsplit('/', 1)[0]}/{name}")
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _fresh_postgres(server_url: str, template: str) -> Iterator[str]:
+    """A database of this test's own, copied from the migrated template and dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    name = f"gleaner_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield f"{server_url.rsplit('/', 1)[0]}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per test process; each test gets a copy (migrating costs ~1 s of
+    commits a test, a copy a millisecond)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "gleaner.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+def _sqlite_copy(template: Path, path: Path) -> str:
+    """A copy of the migrated template at `path`, made with SQLite's own backup (safe whatever its journal)."""
+    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(path)) as target:
+        source.backup(target)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'gleaner.db'}"
-    migrate(url)
-    return url
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    return _sqlite_copy(sqlite_template, tmp_path / "gleaner.db")
 
 
 @pytest.fixture(
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
-def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def any_db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
     """The test runs once on SQLite and once on PostgreSQL (skipped without a server)."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'gleaner.db'}"
-        migrate(url)
-        return url
-    return _fresh_postgres(request.getfixturevalue("postgres_server_url"))
+        yield _sqlite_copy(sqlite_template, tmp_path / "gleaner.db")
+        return
+    yield from _fresh_postgres(
+        request.getfixturevalue("postgres_server_url"),
+        request.getfixturevalue("postgres_template"),
+    )
 
 
 @pytest.fixture

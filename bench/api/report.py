@@ -19,30 +19,33 @@ def _fmt(value: float, digits: int = 1) -> str:
     return "–" if math.isnan(value) else f"{value:,.{digits}f}"
 
 
+PHASES = {
+    "default": "status default",
+    "no_items": "status no items",
+    "limit": "status items_limit",
+}
+
+
+def _phase_rows(phase: str, name: str) -> list[tuple[str, Callable[[Any], float], int]]:
+    return [
+        (f"{name}: answers received", lambda f: f.status[phase].ok, 0),
+        (f"{name}: p50 from due time (ms)", lambda f: f.status[phase].p50_ms, 1),
+        (f"{name}: p99 from due time (ms)", lambda f: f.status[phase].p99_ms, 1),
+        (f"{name}: failed or timed out", lambda f: f.status[phase].failed, 0),
+        (f"{name}: bytes per answer", lambda f: f.status[phase].bytes_per_answer, 0),
+        (f"{name}: API CPU per answer (ms)", lambda f: f.status_cpu_ms[phase], 2),
+        (
+            f"{name}: load generator CPU per request (ms)",
+            lambda f: f.client_cpu_ms[phase],
+            2,
+        ),
+    ]
+
+
 ROWS: list[tuple[str, Callable[[Any], float], int]] = [
     ("submit 10,000 links → 202 (s)", lambda f: f.submit_s, 2),
     ("submit: API CPU (s)", lambda f: f.submit_cpu_s, 2),
-    ("status default: p50 (ms)", lambda f: f.status["default"].p50_ms, 1),
-    ("status default: p99 (ms)", lambda f: f.status["default"].p99_ms, 1),
-    ("status default: failed or timed out", lambda f: f.status["default"].failed, 0),
-    (
-        "status default: bytes per answer",
-        lambda f: f.status["default"].bytes_per_answer,
-        0,
-    ),
-    (
-        "status default: API CPU per answer (ms)",
-        lambda f: f.status_cpu_ms["default"],
-        2,
-    ),
-    ("status no items: p50 (ms)", lambda f: f.status["no_items"].p50_ms, 1),
-    ("status no items: p99 (ms)", lambda f: f.status["no_items"].p99_ms, 1),
-    ("status no items: failed or timed out", lambda f: f.status["no_items"].failed, 0),
-    (
-        "status no items: API CPU per answer (ms)",
-        lambda f: f.status_cpu_ms["no_items"],
-        2,
-    ),
+    *(row for phase, name in PHASES.items() for row in _phase_rows(phase, name)),
     ("GET /api/tasks?page_size=50, median (ms)", lambda f: f.list_ms, 1),
     ("Redis per 10,000 queued items (MB)", lambda f: f.redis_in_flight_mb, 1),
     ("Redis per 10,000 failed items (MB)", lambda f: f.redis_failed_mb, 1),
@@ -65,11 +68,11 @@ def print_report(results: Sequence[Any], rate: float, seconds: float) -> None:
         f"status load: {rate:.0f} req/s for {seconds:.0f} s, open loop"
     )
     for database in databases:
-        header = " | ".join(codes) + (
-            " | this ÷ baseline" if "baseline" in codes else ""
-        )
+        ours = [c for c in codes if c != "baseline"]
+        ratios = [f"{c} ÷ baseline" for c in ours] if "baseline" in codes else []
+        header = " | ".join([*codes, *ratios])
         print(f"\n### {database}\n\n| figure | {header} |")
-        print("|---" * (2 + len(codes) - 1 + ("baseline" in codes)) + "|")
+        print("|---" * (1 + len(codes) + len(ratios)) + "|")
         for label, pick, digits in ROWS:
             medians = {
                 code: _median(
@@ -84,10 +87,11 @@ def print_report(results: Sequence[Any], rate: float, seconds: float) -> None:
             cells = [_fmt(medians[c], digits) for c in codes]
             if "baseline" in codes:
                 base = medians["baseline"]
-                ratio = (
-                    medians["this"] / base
-                    if base and not math.isnan(base)
-                    else float("nan")
-                )
-                cells.append(_fmt(ratio, 3))
+                for code in ours:
+                    ratio = (
+                        medians[code] / base
+                        if base and not math.isnan(base)
+                        else float("nan")
+                    )
+                    cells.append(_fmt(ratio, 3))
             print(f"| {label} | " + " | ".join(cells) + " |")

@@ -3,6 +3,7 @@ run, the task list, and what Redis holds per 10,000 items; this checkout against
 (e.g. main before the change) in the same run, rounds interleaved, on SQLite and PostgreSQL.
 
     uv run python -m bench.api.run [--baseline DIR] [--postgres URL] [--rounds 2] [--rate 200]
+        [--only status] [--processes 1,2] [--items-limit 20]
 
 Per round, code and database: a fresh private redis-server and database, migrated by that code; the
 API (`python -m gleaner_api serve`, one process) and a parsing worker (4 threads) on that code; a local
@@ -16,6 +17,12 @@ page server. Figures:
 - Redis: INFO used_memory after the submit, less before it (in flight, per 10,000 items), and after
   --fail-items items (pages that answer 404) have all failed, scaled to 10,000.
 The load average is printed with each round: the machine is shared.
+
+--only status skips the task list and the failures (the submit stays: the status phase reads its
+task). --processes runs this checkout's API with each number of processes in turn (`serve
+--processes N`; the baseline always runs one); the API's CPU is then its processes' sum. --items-limit
+adds a phase reading `items_limit=N` items. The load generator runs in this process and costs CPU on
+the same machine: its CPU per request is reported too.
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ class Figures:
     submit_cpu_s: float = float("nan")
     status: dict[str, LoadResult] = field(default_factory=dict)
     status_cpu_ms: dict[str, float] = field(default_factory=dict)
+    client_cpu_ms: dict[str, float] = field(default_factory=dict)
     list_ms: float = float("nan")
     redis_in_flight_mb: float = float("nan")
     redis_failed_mb: float = float("nan")
@@ -76,6 +84,8 @@ class Options:
     fail_items: int
     baseline: Path | None
     postgres: str | None
+    only: str | None = None
+    items_limit: int | None = None
 
 
 def environment(
@@ -136,9 +146,11 @@ def used_memory(redis: Redis) -> int:
 class Round:
     """The processes of one measurement: Redis, database, API, worker; stopped by close()."""
 
-    def __init__(self, code: str, database: str, workdir: Path, opts: Options) -> None:
+    def __init__(
+        self, code: str, database: str, workdir: Path, opts: Options, processes: int
+    ) -> None:
         self.opts = opts
-        self.figures = Figures(code, database)
+        self.figures = Figures(label(code, processes), database)
         self.server, redis_url = start_redis_server(workdir)
         self.redis = Redis.from_url(redis_url)
         self.drop: Callable[[], None] = lambda: None
@@ -154,7 +166,10 @@ class Round:
         port = free_port()
         self.api_url = f"http://127.0.0.1:{port}"
         self.logs = open(workdir / "processes.log", "wb")
-        self.api = self.start("serve", "--host", "127.0.0.1", "--port", str(port))
+        several = ("--processes", str(processes)) if processes > 1 else ()
+        self.api = self.start(
+            "serve", "--host", "127.0.0.1", "--port", str(port), *several
+        )
         self.workers: list[subprocess.Popen[bytes]] = []
         wait_until(lambda: answers(f"{self.api_url}/health"), 120, "the API")
 
@@ -188,6 +203,18 @@ class Round:
         )
         return dict(answer.json()["task"])
 
+    def api_cpu_s(self) -> float:
+        """User + system CPU seconds of the API: its process and any it started (--processes)."""
+        root = psutil.Process(self.api.pid)
+        total = 0.0
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
     def close(self) -> None:
         for process in [self.api, *self.workers]:
             stop_process(process)
@@ -206,15 +233,20 @@ def status_under_load(rnd: Round, task_id: int) -> None:
         120,
         "the worker to start",
     )
-    api = psutil.Process(rnd.api.pid)
-    for name, query in (("default", ""), ("no_items", "?include_items=false")):
+    client = psutil.Process()
+    phases = [("default", ""), ("no_items", "?include_items=false")]
+    if rnd.opts.items_limit is not None:
+        phases.append(("limit", f"?items_limit={rnd.opts.items_limit}"))
+    for name, query in phases:
         url = f"{rnd.api_url}/api/tasks/{task_id}{query}"
-        before = api.cpu_times()
+        before, mine = rnd.api_cpu_s(), client.cpu_times()
         result = fixed_rate(url, rnd.headers, rnd.opts.rate, rnd.opts.seconds)
-        after = api.cpu_times()
-        used = (after.user - before.user) + (after.system - before.system)
+        used, after = rnd.api_cpu_s() - before, client.cpu_times()
         rnd.figures.status[name] = result
         rnd.figures.status_cpu_ms[name] = 1000 * used / max(1, result.ok)
+        rnd.figures.client_cpu_ms[name] = (
+            1000 * (after.user - mine.user + after.system - mine.system) / result.sent
+        )
 
 
 def list_tasks(rnd: Round) -> None:
@@ -253,29 +285,32 @@ def redis_after_failures(rnd: Round) -> None:
     rnd.figures.redis_failed_mb = per_item * SUBMIT_ITEMS / 2**20
 
 
-def measure(code: str, database: str, opts: Options) -> Figures:
+def label(code: str, processes: int) -> str:
+    return code if processes == 1 else f"{code}×{processes}"
+
+
+def measure(code: str, database: str, opts: Options, processes: int = 1) -> Figures:
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
-        rnd = Round(code, database, Path(tmp), opts)
+        rnd = Round(code, database, Path(tmp), opts, processes)
         try:
             page = f"http://127.0.0.1:{rnd.pages.port}/article"
             before = used_memory(rnd.redis)
-            cpu = psutil.Process(rnd.api.pid).cpu_times()
+            cpu = rnd.api_cpu_s()
             task_id, took = rnd.submit(
                 [f"{page}/{uuid.uuid4().hex[:8]}-{i}" for i in range(SUBMIT_ITEMS)]
             )
-            after = psutil.Process(rnd.api.pid).cpu_times()
             rnd.figures.submit_s = took
-            rnd.figures.submit_cpu_s = (after.user - cpu.user) + (
-                after.system - cpu.system
-            )
+            rnd.figures.submit_cpu_s = rnd.api_cpu_s() - cpu
             rnd.figures.redis_in_flight_mb = (used_memory(rnd.redis) - before) / 2**20
             rnd.figures.load = os.getloadavg()[0]
-            list_tasks(rnd)
+            if opts.only != "status":
+                list_tasks(rnd)
             status_under_load(rnd, task_id)
             rnd.redis.delete(
                 "rq:queue:parsing"
             )  # the rest of the big task: not waited for
-            redis_after_failures(rnd)
+            if opts.only != "status":
+                redis_after_failures(rnd)
         finally:
             rnd.close()
     return rnd.figures
@@ -291,17 +326,33 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--fail-items", type=int, default=1000)
+    parser.add_argument("--only", choices=["status"], default=None)
+    parser.add_argument(
+        "--processes",
+        default="1",
+        help="comma-separated API process counts for this checkout, e.g. 1,2",
+    )
+    parser.add_argument("--items-limit", type=int, default=None)
     args = parser.parse_args()
     opts = Options(
-        args.rate, args.seconds, args.fail_items, args.baseline, args.postgres
+        args.rate,
+        args.seconds,
+        args.fail_items,
+        args.baseline,
+        args.postgres,
+        args.only,
+        args.items_limit,
     )
-    codes = ["this", *(["baseline"] if args.baseline else [])]
+    codes = [
+        *(("this", int(n)) for n in args.processes.split(",")),
+        *([("baseline", 1)] if args.baseline else []),
+    ]
     databases = ["sqlite", *(["postgresql"] if args.postgres else [])]
     results: list[Figures] = []
     for n in range(args.rounds):
         for database in databases:
-            for code in codes:
-                figures = measure(code, database, opts)
+            for code, processes in codes:
+                figures = measure(code, database, opts, processes)
                 results.append(figures)
                 print(f"round {n + 1}: {figures}", flush=True)
     print_report(results, opts.rate, opts.seconds)

@@ -17,13 +17,15 @@ START_TIMEOUT_SECONDS = 180.0
 
 
 class LiveApi:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, args: tuple[str, ...] = ()
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gleaner_api", "serve"]
-            + ["--host", "127.0.0.1", "--port", str(self.port)],
+            + ["--host", "127.0.0.1", "--port", str(self.port), *args],
             env=env,
             cwd=ROOT,
             stdout=log.open("wb"),

@@ -87,10 +87,11 @@ class TestSubmit:
         assert "completed: 2 done, 0 failed" in again.stdout
 
     def test_cancel_stops_a_running_task(self, gleaner: Run, pages: PageServer) -> None:
+        # Pages held 20 s: the cancel, a second CLI process, must arrive before either item is done.
         submitted = gleaner(
             "submit",
-            pages.url("/slow/c1"),
-            pages.url("/slow/c2"),
+            pages.url("/wait/20/c1"),
+            pages.url("/wait/20/c2"),
             "--stages",
             "parsing",
         )

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 import kubernetes_validate
@@ -44,6 +45,7 @@ MODES: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
         {"workerDefaults.autoscaling.mode": "none", "workerDefaults.replicas": "2"},
         (),
     ),
+    "api-processes": ({"api.processes": "4"}, ()),
     "ingress": (
         {
             "api.ingress.enabled": "true",
@@ -173,6 +175,7 @@ def test_one_autoscaler_per_worker_on_its_queue(
         "keda": "keda",
         "none": "none",
         "ingress": "hpa",
+        "api-processes": "hpa",
     }[name]
     assert len(hpas) == (3 if expected == "hpa" else 0)
     assert len(scaled) == (3 if expected == "keda" else 0)
@@ -321,6 +324,41 @@ def test_api_probes_and_key() -> None:
         "name": "gleaner-api-key",
         "key": "api-key",
     }
+
+
+def test_api_processes_share_a_memory_backed_metrics_directory() -> None:
+    def api(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        deployment = by_name(render(values), "Deployment", "gleaner-api")
+        pod = jp("spec.template.spec", deployment)
+        return pod, pod["containers"][0]
+
+    pod, container = api({})
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["GLEANER_API_PROCESSES"] == "1"
+    assert "PROMETHEUS_MULTIPROC_DIR" not in env  # one process: its own registry
+    assert "prometheus-multiproc" not in {v["name"] for v in pod["volumes"]}
+
+    pod, container = api({"api.processes": "4"})
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["GLEANER_API_PROCESSES"] == "4"
+    mount = [
+        m for m in container["volumeMounts"] if m["name"] == "prometheus-multiproc"
+    ]
+    assert [m["mountPath"] for m in mount] == [env["PROMETHEUS_MULTIPROC_DIR"]]
+    volume = [v for v in pod["volumes"] if v["name"] == "prometheus-multiproc"]
+    assert volume == [
+        {
+            "name": "prometheus-multiproc",
+            "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"},
+        }
+    ]
+    # the command is unchanged: serve reads GLEANER_API_PROCESSES
+    assert container["command"][:4] == ["python3", "-m", "gleaner_api", "serve"]
+
+
+@pytest.mark.parametrize("processes", ["0", "65", "two"])
+def test_api_processes_out_of_range_are_refused(processes: str) -> None:
+    assert "processes" in render_error({"api.processes": processes})
 
 
 def test_existing_api_key_secret_replaces_the_generated_one() -> None:

@@ -60,6 +60,7 @@ def conventions(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "api": {
             **common,
+            "processes": 3,  # its metrics volume next to the extra ones
             "livenessProbe": {"periodSeconds": 20, "failureThreshold": 9},
             "customReadinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 7},
             "startupProbe": {"enabled": False},

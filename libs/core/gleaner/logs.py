@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
@@ -35,6 +36,22 @@ def _not_reported_already(record: logging.LogRecord) -> bool:
     return True
 
 
+def console_traceback(sio: TextIO, exc_info: structlog.typing.ExcInfo) -> None:
+    """structlog's default traceback for an uncoloured console (rich's, without colours, with locals),
+    with rich imported on the first traceback rather than at every process start (gleaner/__init__.py
+    keeps structlog from importing it); plain when rich is not installed (the worker images)."""
+    try:
+        from rich.console import Console
+        from rich.traceback import Traceback
+    except ImportError:
+        structlog.dev.plain_traceback(sio, exc_info)
+        return
+    sio.write("\n")
+    trace = Traceback.from_exception(*exc_info, show_locals=True, word_wrap=True)
+    trace.code_width = 88
+    Console(file=sio, color_system=None).print(trace)
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     console = fmt != "json"
     shared: list[structlog.types.Processor] = [
@@ -47,7 +64,12 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         else structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.types.Processor = (
-        structlog.dev.ConsoleRenderer(colors=False, pad_event=0, pad_level=False)
+        structlog.dev.ConsoleRenderer(
+            colors=False,
+            pad_event=0,
+            pad_level=False,
+            exception_formatter=console_traceback,
+        )
         if console
         else structlog.processors.JSONRenderer()
     )

@@ -13,6 +13,7 @@ all running still has a backlog, so its busy workers are not scaled away.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,12 +23,12 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     Counter,
-    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
 from redis import Redis
 from redis.exceptions import RedisError
@@ -288,28 +289,54 @@ class _DefaultRegistry(Collector):
         return REGISTRY.collect()
 
 
+class _Limits(Collector):
+    """Configured limits, constant for the process's life: the same in every API process, so they are
+    collected here rather than kept as Gauges (in multiprocess mode a Gauge writes one file per process)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def collect(self) -> Iterable[Metric]:
+        timeouts = GaugeMetricFamily(
+            "gleaner_queue_job_timeout_seconds",
+            "A stage's configured job timeout; alerts compare the oldest job's age with it.",
+            labels=["queue"],
+        )
+        for stage in QUEUES:
+            timeouts.add_metric([stage], self.settings.timeout(stage))
+        budgets = GaugeMetricFamily(
+            "gleaner_ratelimit_budget_per_second",
+            "Requests per second a shared rate-limit bucket allows; the dashboard shows use against it.",
+            labels=["bucket"],
+        )
+        budgets.add_metric(["notion"], self.settings.NOTION_REQUESTS_PER_SECOND)
+        budgets.add_metric(["ai"], self.settings.AI_REQUESTS_PER_MINUTE / 60)
+        return [timeouts, budgets]
+
+
+def multiprocess_dir() -> str | None:
+    """PROMETHEUS_MULTIPROC_DIR when this process is one of several API processes sharing a port
+    (`serve --processes N` sets it), else None."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
 def make_registry(redis: Redis, settings: Settings) -> CollectorRegistry:
     """The registry the API serves at /metrics: its process metrics, the queue-depth collector and
-    the limits alerts and dashboards compare against (job timeouts, outside request budgets)."""
+    the limits alerts and dashboards compare against (job timeouts, outside request budgets).
+
+    With several API processes (PROMETHEUS_MULTIPROC_DIR set), the counters and histograms are every
+    process's, summed from the directory they all write to, whichever process answers the scrape; the
+    per-process collectors (process_*, python_gc_*) are left out, as they would describe only the one
+    process that answered.
+    """
     registry = CollectorRegistry()
-    registry.register(_DefaultRegistry())
+    directory = multiprocess_dir()
+    if directory is None:
+        registry.register(_DefaultRegistry())
+    else:
+        MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
     registry.register(QueueCollector(redis))
-    timeouts = Gauge(
-        "gleaner_queue_job_timeout_seconds",
-        "A stage's configured job timeout; alerts compare the oldest job's age with it.",
-        ["queue"],
-        registry=registry,
-    )
-    for stage in QUEUES:
-        timeouts.labels(stage).set(settings.timeout(stage))
-    budgets = Gauge(
-        "gleaner_ratelimit_budget_per_second",
-        "Requests per second a shared rate-limit bucket allows; the dashboard shows use against it.",
-        ["bucket"],
-        registry=registry,
-    )
-    budgets.labels("notion").set(settings.NOTION_REQUESTS_PER_SECOND)
-    budgets.labels("ai").set(settings.AI_REQUESTS_PER_MINUTE / 60)
+    registry.register(_Limits(settings))
     return registry
 
 

@@ -20,7 +20,13 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
 from gleaner import tracing
-from gleaner.jobhashes import JobCall, push_jobs
+from gleaner.jobhashes import (
+    Command,
+    JobCall,
+    execute_atomically,
+    job_commands,
+    push_jobs,
+)
 from gleaner.retries import RetryStrategy
 from gleaner.settings import Settings, Stage
 
@@ -197,6 +203,16 @@ def enqueue_item_jobs(
     by_queue: dict[str, list[ItemJob]] = {}
     for job in jobs:
         by_queue.setdefault(_queue_name(job), []).append(job)
+    if all(job.delay <= 0 for job in jobs):
+        # the usual case (every submit): the commands are packed by hiredis and sent at once
+        commands: list[Command] = []
+        for queue_name, group in by_queue.items():
+            calls = [_job_call(settings, job) for job in group]
+            ids, queue_commands = job_commands(rq_queue(redis, queue_name), calls)
+            created += ids
+            commands += queue_commands
+        execute_atomically(redis, commands)
+        return created
     with redis.pipeline() as pipe:
         for queue_name, group in by_queue.items():
             queue = rq_queue(redis, queue_name)
@@ -218,15 +234,14 @@ def enqueue_item_jobs(
 
 
 def _job_call(settings: Settings, job: ItemJob) -> JobCall:
-    options = _job_options(settings, job)
     return JobCall(
         func=job.job_path or QUEUES[job.stage].job_path,
         args=(job.item_id,),
-        job_id=options["job_id"],
-        meta=options["meta"],
-        timeout=options["timeout"],
-        result_ttl=options["result_ttl"],
-        failure_ttl=options["failure_ttl"],
+        job_id=job.job_id,
+        meta=_job_meta(job),
+        timeout=settings.timeout(job.stage),
+        result_ttl=DEFAULT_RESULT_TTL,
+        failure_ttl=settings.JOB_FAILURE_TTL_SECONDS,
     )
 
 
@@ -259,14 +274,18 @@ def _job_options(
         # SQL keeps every attempt's error (ItemAttempt); Redis keeps a failed job (and its
         # traceback, ~5 KB) only long enough to look at it with RQ's tools.
         "failure_ttl": settings.JOB_FAILURE_TTL_SECONDS,
-        "meta": {
-            "task_id": job.task_id,
-            "item_id": job.item_id,
-            # tracing: the enqueue's span context, which the job's run continues
-            **tracing.publish_meta(
-                _queue_name(job), job.job_id, job.item_id, job.trace, job.delay
-            ),
-        },
+        "meta": _job_meta(job),
+    }
+
+
+def _job_meta(job: ItemJob) -> dict[str, Any]:
+    return {
+        "task_id": job.task_id,
+        "item_id": job.item_id,
+        # tracing: the enqueue's span context, which the job's run continues
+        **tracing.publish_meta(
+            _queue_name(job), job.job_id, job.item_id, job.trace, job.delay
+        ),
     }
 
 

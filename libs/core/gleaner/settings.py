@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # How long a request waits for a free database connection before answering 503 with Retry-After
     # (short: a client retries sooner than a request thread should sit blocked on the pool).
     API_POOL_TIMEOUT_SECONDS: float = Field(default=3.0, gt=0)
+    # API processes `python -m gleaner_api serve` runs on one port (uvicorn workers); each has its own
+    # database pool, so a pod opens up to this many times DATABASE_POOL_SIZE + MAX_OVERFLOW connections.
+    API_PROCESSES: int = Field(default=1, ge=1, le=64)
     # The shortest interval (or cron gap) a schedule may ask for: a schedule is not a load generator.
     SCHEDULE_MIN_INTERVAL_SECONDS: int = Field(default=60, ge=1)
     # A tracing UI's page for one trace, "{trace_id}" replaced (Jaeger: https://jaeger.example/trace/{trace_id});

@@ -17,14 +17,13 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
-    insert,
     select,
     update,
 )
 from sqlalchemy.orm import Session
 
 from gleaner import tracing
-from gleaner.db import reserve_ids, rowcount
+from gleaner.db import insert_columns, reserve_ids, rowcount
 from gleaner.models import (
     FINISHED_ITEM_STATUSES,
     ItemStatus,
@@ -92,36 +91,37 @@ def create_task(
     # Core rows, not ORM objects: a 10,000-item batch is written by a few multi-row INSERTs, with ids
     # reserved first so each row is written once, job id and trace included.
     queue = QUEUES[first].name
-    rows: list[dict[str, Any]] = []
-    jobs: list[ItemJob] = []
-    for item_id, given in zip(
-        reserve_ids(session, TaskItem.__tablename__, len(inputs)), inputs, strict=True
-    ):
-        job_id = new_job_id(first, item_id)
-        trace = tracing.start_item_trace(queue, task.id, item_id)
-        rows.append(
-            {
-                "id": item_id,
-                "task_id": task.id,
-                "item_id": given.item_id,
-                "item_type": given.item_type,
-                "stage": first,
-                "status": ItemStatus.QUEUED,
-                "job_id": job_id,
-                "attempts": 0,
-                "result_data": {},
-                "link_id": given.link_id,
-                "parsed_content_id": given.parsed_content_id,
-                "ai_content_id": given.ai_content_id,
-                "queued_at": now,
-                "updated_at": now,
-                "traceparent": trace,
-            }
-        )
-        jobs.append(ItemJob(item_id, task.id, first, job_id, priority, trace=trace))
-    if rows:
-        session.execute(insert(cast(Table, TaskItem.__table__)), rows)
-    if len(rows) == 1:
+    ids = reserve_ids(session, TaskItem.__tablename__, len(inputs))
+    job_ids = [new_job_id(first, item_id) for item_id in ids]
+    traces = [tracing.start_item_trace(queue, task.id, item_id) for item_id in ids]
+    insert_columns(
+        session,
+        cast(Table, TaskItem.__table__),
+        {
+            "id": ids,
+            "item_id": [given.item_id for given in inputs],
+            "item_type": [str(given.item_type) for given in inputs],
+            "job_id": job_ids,
+            "link_id": [given.link_id for given in inputs],
+            "parsed_content_id": [given.parsed_content_id for given in inputs],
+            "ai_content_id": [given.ai_content_id for given in inputs],
+            "traceparent": traces,
+        },
+        {
+            "task_id": task.id,
+            "stage": first,
+            "status": str(ItemStatus.QUEUED),
+            "attempts": 0,
+            "result_data": {},
+            "queued_at": now,
+            "updated_at": now,
+        },
+    )
+    jobs = [
+        ItemJob(item_id, task.id, first, job_id, priority, trace=trace)
+        for item_id, job_id, trace in zip(ids, job_ids, traces, strict=True)
+    ]
+    if len(jobs) == 1:
         task.job_id = jobs[0].job_id
     session.flush()
     return task, jobs

@@ -7,8 +7,13 @@ The API server and the admin commands that need only the core: the API image run
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from gleaner import tracing
 from gleaner.aimodels import create_operator_model
@@ -25,17 +30,51 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from gleaner_api.app import create_app
 
+    processes = getattr(args, "processes", None) or settings.API_PROCESSES
     if getattr(args, "migrate", False):
         migrate(settings.database_url)
-    tracing.setup("api")  # before the app makes its engine and Redis client
-    uvicorn.run(
-        create_app(settings),
-        host=getattr(args, "host", "0.0.0.0"),  # a container listens on all interfaces
-        port=getattr(args, "port", 8000),
-        log_config=None,  # keep our structured logging
-        timeout_graceful_shutdown=20,
-    )
+    options: dict[str, Any] = {
+        "host": getattr(
+            args, "host", "0.0.0.0"
+        ),  # a container listens on all interfaces
+        "port": getattr(args, "port", 8000),
+        "log_config": None,  # keep our structured logging
+        "timeout_graceful_shutdown": 20,
+    }
+    if processes == 1:
+        tracing.setup("api")  # before the app makes its engine and Redis client
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    # uvicorn's supervisor: N processes accept on one socket; SIGTERM reaches each, and each drains
+    # its requests (the graceful timeout) before the supervisor exits; a process that dies is replaced.
+    with shared_metrics_dir():
+        uvicorn.run(
+            "gleaner_api.app:create_served_app",
+            factory=True,
+            workers=processes,
+            **options,
+        )
     return 0
+
+
+@contextmanager
+def shared_metrics_dir() -> Iterator[str]:
+    """PROMETHEUS_MULTIPROC_DIR for the API processes (emptied: files an earlier run left would be
+    counted), or a private temporary one when it is not set; the processes inherit it at their start."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        for leftover in path.glob("*.db"):
+            leftover.unlink()
+        yield directory
+        return
+    with tempfile.TemporaryDirectory(prefix="gleaner-api-metrics-") as temporary:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = temporary
+        try:
+            yield temporary
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def run_migrations(settings: Settings, _args: argparse.Namespace) -> int:
@@ -126,6 +165,13 @@ def create_model(settings: Settings, args: argparse.Namespace) -> int:
 Command = Callable[[Settings, argparse.Namespace], int]
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number of at least 1")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="python -m gleaner_api", description="Gleaner's API and admin commands."
@@ -136,6 +182,12 @@ def parser() -> argparse.ArgumentParser:
     http.add_argument("--host", default="0.0.0.0")
     http.add_argument("--port", type=int, default=8000)
     http.add_argument("--migrate", action="store_true", help="apply migrations first")
+    http.add_argument(
+        "--processes",
+        type=positive,
+        default=None,
+        help="API processes on the port (default: GLEANER_API_PROCESSES, 1)",
+    )
     http.set_defaults(handler=serve)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(
         handler=run_migrations

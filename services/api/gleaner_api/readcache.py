@@ -39,6 +39,19 @@ class TtlCache(Generic[V]):
             self._values[key] = (value, now)
         return value
 
+    def peek(self, key: Hashable) -> V | None:
+        """The value while it is fresh, else None (nothing computed)."""
+        found = self._values.get(key)
+        if found is not None and time.monotonic() - found[1] < self.seconds:
+            return found[0]
+        return None
+
+    def put(self, key: Hashable, value: V) -> None:
+        with self._lock:
+            if len(self._values) >= self.max_entries:
+                self._values.clear()
+            self._values[key] = (value, time.monotonic())
+
     def clear(self) -> None:
         with self._lock:
             self._values.clear()

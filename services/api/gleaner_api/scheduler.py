@@ -33,8 +33,8 @@ from gleaner.runtime import Runtime
 from gleaner.schedules import claim, due_schedules, following_tick
 from gleaner.settings import Settings
 from gleaner.tasks import create_task
-from gleaner_api.routers.pipelines import prepare_pipeline
 from gleaner_api.schemas import PipelineCreate
+from gleaner_api.submission import prepare_pipeline
 
 log = structlog.get_logger("gleaner.scheduler")
 

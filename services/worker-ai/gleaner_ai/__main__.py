@@ -2,4 +2,5 @@
 
 from gleaner.worker import run
 
-raise SystemExit(run("ai"))
+if __name__ == "__main__":
+    raise SystemExit(run("ai"))

@@ -2,4 +2,5 @@
 
 from gleaner.worker import run
 
-raise SystemExit(run("notion"))
+if __name__ == "__main__":
+    raise SystemExit(run("notion"))

@@ -2,13 +2,18 @@
 
 import sys
 
-from gleaner.addresses import AllowEntry
 from gleaner.settings import Settings
 from gleaner.worker import run
 
 
 def check_settings(settings: Settings) -> None:
     """Exit at start-up naming a bad allow-list entry, rather than failing every job later."""
+    if not settings.FETCH_ALLOW_NETWORKS:
+        return
+    # Imported only when there is something to check: gleaner.addresses loads httpx, which the
+    # worker otherwise first needs for its first fetch, not before its first job.
+    from gleaner.addresses import AllowEntry
+
     for entry in settings.FETCH_ALLOW_NETWORKS:
         try:
             AllowEntry.parse(entry)

@@ -23,9 +23,9 @@ from gleaner_api.deps import (
     SessionRoute,
 )
 from gleaner_api.openapi import PIPELINE_ERRORS, errors
-from gleaner_api.routers.pipelines import pipeline_config, prepare_pipeline
 from gleaner_api.scheduler import fire
 from gleaner_api.schemas import Page
+from gleaner_api.submission import pipeline_config, prepare_pipeline
 
 router = APIRouter(
     prefix="/api/schedules", tags=["schedules"], route_class=SessionRoute

@@ -19,8 +19,6 @@ from sqlalchemy.orm import Session
 from gleaner.aimodels import default_model, usable_model
 from gleaner.errors import PermanentError
 from gleaner.models import AIModel
-from gleaner.netguard import settings_policy
-from gleaner.secrets import decrypt_model_key
 from gleaner.settings import Settings
 from gleaner_ai.providers.base import Provider
 from gleaner_ai.providers.offline import OfflineProvider
@@ -71,6 +69,9 @@ def openai_config(model: AIModel, settings: Settings) -> OpenAIConfig:
             else ""
         )
     else:  # a tenant's model gets its own key, never the server's
+        # imported here: cryptography is needed by openai models only
+        from gleaner.secrets import decrypt_model_key
+
         key = (
             decrypt_model_key(settings, model.api_key_encrypted)
             if model.api_key_encrypted
@@ -125,6 +126,7 @@ def build_provider(model: AIModel, settings: Settings, redis: Redis) -> Provider
         )
     elif model.provider == "openai":
         # Imported on first use: the OpenAI SDK is half the worker's start-up, and most run offline.
+        from gleaner.netguard import settings_policy
         from gleaner_ai.providers.guard import guarded_client
         from gleaner_ai.providers.openai import OpenAIProvider
 
