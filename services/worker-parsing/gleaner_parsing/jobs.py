@@ -64,12 +64,13 @@ def parse_item(item_id: int) -> dict[str, Any]:
 
 
 def parse_body(ctx: ItemContext) -> dict[str, Any]:
+    link_id = ctx.item.link_id
     url = (
-        ctx.session.execute(_LINK_URL, {"b_link": ctx.item.link_id}).scalar()
-        if ctx.item.link_id is not None
+        ctx.session.execute(_LINK_URL, {"b_link": link_id}).scalar()
+        if link_id is not None
         else None
     )
-    if url is None:
+    if link_id is None or url is None:
         raise PermanentError("the item's link no longer exists", code="link_missing")
     ctx.checkpoint()
     with tracing.span("fetch", {"url.full": url}) as fetching:
@@ -87,8 +88,7 @@ def parse_body(ctx: ItemContext) -> dict[str, Any]:
     if article is None:
         raise PermanentError(f"no article text found at {page.url}", code="no_content")
     ctx.checkpoint()
-    assert ctx.item.link_id is not None
-    parsed_id = store_parsed_content(ctx.session, ctx.item.link_id, page, article)
+    parsed_id = store_parsed_content(ctx.session, link_id, page, article)
     ctx.item.parsed_content_id = parsed_id
     return {
         "parsed_content_id": parsed_id,
