@@ -38,7 +38,7 @@ PARTS = {
     "runner: commit (SQL)": "commit (sqlalchemy/",
     "runner: next stage's enqueue (Redis)": "enqueue_item_jobs (gleaner/queues.py",
     "runner: rest (session, metrics, log)": "execute_item (gleaner/execution.py",
-    "RQ: waiting for / popping the next job": "dequeue_job_and_maintain_ttl",
+    "RQ: dequeue (pop, or wait for, next job)": "dequeue_job_and_maintain_ttl",
     "RQ: before the job (prepare_job_execution)": "prepare_job_execution",
     "RQ: after the job (handle_job_success)": "handle_job_success",
     "RQ: rest of its per-job loop": "rq/",
@@ -78,15 +78,12 @@ def report(path: Path, pages: int, rate: int) -> None:
             print(
                 f"  {part:45s} {100 * n / total:6.1f}% {1000 * n / rate / pages:8.2f}"
             )
-    busy = (
-        total
-        - parts.get("RQ: waiting for / popping the next job", 0)
-        - parts.get("imports (first job, before its claim)", 0)
-    )
+    busy = total - parts.get("imports (first job, before its claim)", 0)
     print(
-        f"  extraction: {100 * extraction / total:.1f}% of all job-thread samples, "
-        f"{100 * extraction / busy:.1f}% of those outside the imports and the wait for a job "
-        f"({1000 * extraction / rate / pages:.1f} of {1000 * busy / rate / pages:.1f} ms/page)"
+        f"  extraction: {100 * extraction / busy:.1f}% of the job threads' samples outside the "
+        f"first job's imports ({1000 * extraction / rate / pages:.1f} of "
+        f"{1000 * busy / rate / pages:.1f} ms/page); everything else "
+        f"{1000 * (busy - extraction) / rate / pages:.1f} ms/page"
     )
     others: collections.Counter[str] = collections.Counter()
     for name, _, n in rows:
