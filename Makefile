@@ -64,7 +64,7 @@ typecheck: install ## mypy alone
 
 # The benchmarks' default runs (each folder's RESULTS.md has the figures and the variants).
 BENCHES := worker parsing ai notion autoscaling api
-BENCH_worker := python -m bench.worker.run --repeats 3
+BENCH_worker := python -m bench.worker.run --rounds 3
 BENCH_parsing := python bench/parsing/run.py --repeats 4 --workers 1 2 --concurrency 4 --skip-variants
 BENCH_ai := python bench/ai/run.py --items 200 --rounds 5
 BENCH_notion := python -m bench.notion.bench_notion

@@ -134,7 +134,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _sqlite_copy(template: Path, path: Path) -> str:
     """A copy of the migrated template at `path`, made with SQLite's own backup (safe whatever its journal)."""
-    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(path)) as target:
+    with (
+        closing(sqlite3.connect(template)) as source,
+        closing(sqlite3.connect(path)) as target,
+    ):
         source.backup(target)
     return f"sqlite:///{path}"
 

@@ -3,7 +3,7 @@ run, the task list, and what Redis holds per 10,000 items; this checkout against
 (e.g. main before the change) in the same run, rounds interleaved, on SQLite and PostgreSQL.
 
     uv run python -m bench.api.run [--baseline DIR] [--postgres URL] [--rounds 2] [--rate 200]
-        [--only status] [--processes 1,2] [--items-limit 20] [--databases sqlite,postgresql]
+        [--only status|submit] [--processes 1,2] [--items-limit 20] [--databases sqlite,postgresql]
 
 Per round, code and database: a fresh private redis-server and database, migrated by that code; the
 API (`python -m gleaner_api serve`, one process) and a parsing worker (4 threads) on that code; a local
@@ -19,7 +19,8 @@ page server. Figures:
 The load average is printed with each round: the machine is shared.
 
 --only status skips the task list and the failures (the submit stays: the status phase reads its
-task). --processes runs this checkout's API with each number of processes in turn (`serve
+task); --only submit measures the submit alone (a minute a round). Before the measured submit, one of
+10 links warms the process up (its first request imports and builds what later ones reuse). --processes runs this checkout's API with each number of processes in turn (`serve
 --processes N`; the baseline always runs one); the API's CPU is then its processes' sum. --items-limit
 adds a phase reading `items_limit=N` items. The load generator runs in this process and costs CPU on
 the same machine: its CPU per request is reported too.
@@ -295,6 +296,7 @@ def measure(code: str, database: str, opts: Options, processes: int = 1) -> Figu
         try:
             page = f"http://127.0.0.1:{rnd.pages.port}/article"
             before = used_memory(rnd.redis)
+            rnd.submit([f"{page}/warm-up-{i}" for i in range(10)])
             cpu = rnd.api_cpu_s()
             task_id, took = rnd.submit(
                 [f"{page}/{uuid.uuid4().hex[:8]}-{i}" for i in range(SUBMIT_ITEMS)]
@@ -303,6 +305,8 @@ def measure(code: str, database: str, opts: Options, processes: int = 1) -> Figu
             rnd.figures.submit_cpu_s = rnd.api_cpu_s() - cpu
             rnd.figures.redis_in_flight_mb = (used_memory(rnd.redis) - before) / 2**20
             rnd.figures.load = os.getloadavg()[0]
+            if opts.only == "submit":
+                return rnd.figures
             if opts.only != "status":
                 list_tasks(rnd)
             status_under_load(rnd, task_id)
@@ -326,7 +330,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--fail-items", type=int, default=1000)
-    parser.add_argument("--only", choices=["status"], default=None)
+    parser.add_argument("--only", choices=["status", "submit"], default=None)
     parser.add_argument(
         "--processes",
         default="1",

@@ -48,6 +48,11 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0)
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument(
+        "--url-base",
+        default="http://127.0.0.1:9/article",
+        help="the submitted URLs are BASE/<tag>-<n> (bench/api/run.py's are on 127.0.0.1)",
+    )
+    parser.add_argument(
         "--gc", action="store_true", help="print the collector's runs and their CPU"
     )
     args = parser.parse_args()
@@ -98,7 +103,7 @@ def run(args: argparse.Namespace, redis_url: str, database_url: str) -> None:
 
     def urls(n: int) -> list[str]:
         tag = uuid.uuid4().hex[:8]
-        return [f"http://127.0.0.1:9/article/{tag}-{i}" for i in range(n)]
+        return [f"{args.url_base}/{tag}-{i}" for i in range(n)]
 
     with TestClient(create_app(settings)) as client:
         client.headers["Authorization"] = f"Bearer {key}"

@@ -42,7 +42,13 @@ import trafilatura  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from gleaner.db import migrate, session_scope  # noqa: E402
-from gleaner.models import FINISHED_ITEM_STATUSES, ItemAttempt, Link, ParsedContent  # noqa: E402
+from gleaner.models import (  # noqa: E402
+    FINISHED_ITEM_STATUSES,
+    ItemAttempt,
+    Link,
+    ParsedContent,
+    TaskItem,
+)
 from gleaner.runtime import Runtime  # noqa: E402
 from gleaner.settings import Settings  # noqa: E402
 from gleaner_parsing.extractor import DEFAULT_OPTIONS, ExtractOptions, extract_article  # noqa: E402
@@ -65,6 +71,10 @@ VARIANTS = {
 }
 
 
+BASELINE_CPU: list[float] = []
+"""CPU seconds of each baseline pass (the bench process has no other busy thread meanwhile)."""
+
+
 def load_pages() -> dict[str, str]:
     return {
         path.name.split(".")[0]: gzip.decompress(path.read_bytes()).decode("utf-8")
@@ -76,12 +86,13 @@ def baseline(
     pages: dict[str, str], truth: dict[str, dict[str, str]]
 ) -> tuple[float, float]:
     """(F1, pages/s) of bare trafilatura, as the scorer's --extract mode runs it."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     out = {
         pid: trafilatura.extract(html, include_comments=False) or ""
         for pid, html in pages.items()
     }
     seconds = time.perf_counter() - start
+    BASELINE_CPU.append(time.process_time() - cpu)
     return score_extraction.score(truth, out)[3], len(pages) / seconds
 
 
@@ -102,6 +113,7 @@ def wait_until(
     what: str,
     crashed: list[subprocess.Popen[bytes]] | None = None,
     timeout: float = 600,
+    pause: float = 0.05,
 ) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -111,13 +123,21 @@ def wait_until(
             return
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for: {what}")
-        time.sleep(0.05)
+        time.sleep(pause)
 
 
 def run_stage(
-    workdir: Path, server: PageServer, redis_url: str, ids: list[str], workers: int
+    workdir: Path,
+    server: PageServer,
+    redis_url: str,
+    ids: list[str],
+    workers: int,
+    profile: Path | None = None,
 ) -> tuple[float, dict[str, str]]:
-    """(pages/s, id -> stored text) for one run of the whole stage with `workers` processes."""
+    """(pages/s, id -> stored text) for one run of the whole stage with `workers` processes.
+
+    With `profile`, py-spy samples each worker from the task's submission to its last item (raw
+    stacks written to profile/worker-N.txt; bench/parsing/profile.py sorts them into stage parts)."""
     db = workdir / f"stage-{workers}-{time.monotonic_ns()}.db"
     env = {
         "GLEANER_ENV": "test",
@@ -149,15 +169,33 @@ def run_stage(
         lambda: runtime.redis.scard("rq:workers") >= threads, "workers registered"
     )
     urls = {server.url(f"/bench/{pid}"): pid for pid in ids}
+    spies = (
+        [spy(proc.pid, profile, n) for n, proc in enumerate(procs)] if profile else []
+    )
+    cpu_before = sum(cpu_seconds(proc.pid) for proc in procs)
     task_id = submit_task(runtime, urls=list(urls), stages=("parsing", "ai"))
 
     def finished() -> bool:
-        task = get_task(runtime, task_id)
-        return all(
-            i.stage == "ai" or i.status in FINISHED_ITEM_STATUSES for i in task.items
-        )
+        # One COUNT, not the task with its 181 items: the page server shares this process's GIL,
+        # and a heavy poll here would hold up the worker's fetches (the span is read from SQL).
+        with session_scope(runtime.sessions) as session:
+            left = session.scalar(
+                select(func.count())
+                .select_from(TaskItem)
+                .where(
+                    TaskItem.task_id == task_id,
+                    TaskItem.stage != "ai",
+                    TaskItem.status.not_in(FINISHED_ITEM_STATUSES),
+                )
+            )
+        return left == 0
 
-    wait_until(finished, "task through the parsing stage", crashed=procs)
+    wait_until(finished, "task through the parsing stage", crashed=procs, pause=0.2)
+    cpu = sum(cpu_seconds(proc.pid) for proc in procs) - cpu_before
+    for sampler in spies:
+        sampler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+    for sampler in spies:
+        sampler.wait(timeout=60)
     for proc in procs:
         proc.send_signal(signal.SIGTERM)
     for proc in procs:
@@ -188,9 +226,40 @@ def run_stage(
     span = (last - first).total_seconds()
     runtime.close()
     print(
-        f"  {workers} worker(s): {len(rows)} ParsedContent rows, {queued_ai} AI jobs queued, span {span:.2f}s"
+        f"  {workers} worker(s): {len(rows)} ParsedContent rows, {queued_ai} AI jobs queued, span {span:.2f}s, "
+        f"worker CPU {1000 * cpu / len(ids):.1f} ms/page ({cpu / span:.0%} of a core)"
     )
     return len(ids) / span, {urls[url]: text for url, text in rows}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc), 0 where there is no /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+PROFILE_IDLE = False
+"""--profile-wall: py-spy also samples waiting threads (a job thread's samples then add up to its wall
+time); by default only the thread holding the GIL is sampled: the work one process does one piece at
+a time, whatever its thread count (py-spy's own idle detection counts threads waiting on a lock or
+a socket as busy, so its default mode is no measure of CPU here)."""
+
+
+def spy(pid: int, profile: Path, n: int) -> subprocess.Popen[bytes]:
+    """py-spy recording one worker process: every thread's stack, 250 samples/s, raw stacks."""
+    profile.mkdir(parents=True, exist_ok=True)
+    command = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid)]
+    command += ["--idle"] if PROFILE_IDLE else ["--gil"]
+    command += ["--threads", "--rate", "250", "--format", "raw"]
+    command += ["--output", str(profile / f"worker-{n}.txt")]
+    sampler = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(0.5)  # attached before the first job
+    return sampler
 
 
 def load_average() -> float:
@@ -205,7 +274,20 @@ def main() -> None:
         "--concurrency", type=int, default=4, help="GLEANER_WORKER_CONCURRENCY"
     )
     parser.add_argument("--skip-variants", action="store_true")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="py-spy each worker into this directory (round-numbered files; slows the stage a little)",
+    )
+    parser.add_argument(
+        "--profile-wall",
+        action="store_true",
+        help="with --profile: sample every thread, waiting or not (wall time), not only the GIL's holder",
+    )
     args = parser.parse_args()
+    global PROFILE_IDLE
+    PROFILE_IDLE = args.profile_wall
     truth = json.loads((CORPUS / "ground-truth.json").read_text("utf-8"))
     pages = load_pages()
     print(f"load average at start: {os.getloadavg()}")
@@ -239,8 +321,13 @@ def main() -> None:
             for round_no in range(1, args.repeats + 1):
                 for workers in args.workers:
                     load = load_average()
+                    where = (
+                        args.profile / f"round{round_no}-{workers}x{args.concurrency}"
+                        if args.profile
+                        else None
+                    )
                     pps, texts = run_stage(
-                        workdir, server, redis_url, sorted(pages), workers
+                        workdir, server, redis_url, sorted(pages), workers, where
                     )
                     after = baseline(pages, truth)[1]
                     bases.append(after)
@@ -255,7 +342,8 @@ def main() -> None:
                     )
                     before = after
             print(
-                f"baseline median {statistics.median(bases):.1f} pages/s over {len(bases)} passes"
+                f"baseline median {statistics.median(bases):.1f} pages/s over {len(bases)} passes, "
+                f"CPU {1000 * statistics.median(BASELINE_CPU) / len(pages):.1f} ms/page"
             )
             for workers in args.workers:
                 pred = workdir / f"pred-{workers}.json"

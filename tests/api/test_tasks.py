@@ -103,7 +103,7 @@ class TestPipelines:
     def test_batch_over_the_limit_is_refused(
         self, client: TestClient, redis: Redis
     ) -> None:
-        urls = [f"https://example.com/{i}" for i in range(1001)]
+        urls = [f"https://example.com/{i}" for i in range(10_001)]
         response = client.post("/api/pipelines", json={"urls": urls})
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "batch_too_large"

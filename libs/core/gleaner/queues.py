@@ -8,6 +8,7 @@ Settings (gleaner.retries).
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -142,6 +143,15 @@ def retry_delay(
 
 def new_job_id(stage: str, item_id: int) -> str:
     return f"{stage}-{item_id}-{uuid.uuid4().hex[:12]}"
+
+
+def new_job_ids(stage: str, item_ids: Sequence[int]) -> list[str]:
+    """new_job_id for many items: the same form (12 random hex digits each), one urandom call."""
+    digits = os.urandom(6 * len(item_ids)).hex()
+    return [
+        f"{stage}-{item_id}-{digits[12 * n : 12 * n + 12]}"
+        for n, item_id in enumerate(item_ids)
+    ]
 
 
 def rq_queue(redis: Redis, name: str, *, is_async: bool = True) -> Queue:

@@ -39,6 +39,7 @@ from gleaner.queues import (
     Priority,
     as_stage,
     new_job_id,
+    new_job_ids,
     task_priority,
 )
 from gleaner.settings import Stage
@@ -92,7 +93,7 @@ def create_task(
     # reserved first so each row is written once, job id and trace included.
     queue = QUEUES[first].name
     ids = reserve_ids(session, TaskItem.__tablename__, len(inputs))
-    job_ids = [new_job_id(first, item_id) for item_id in ids]
+    job_ids = new_job_ids(first, ids)
     traces = [tracing.start_item_trace(queue, task.id, item_id) for item_id in ids]
     insert_columns(
         session,

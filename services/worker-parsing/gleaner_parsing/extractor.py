@@ -129,17 +129,16 @@ def _extract_html(content: str, url: str, options: ExtractOptions) -> Article | 
     )
     text = (document.text or "").strip() if document is not None else ""
     text = clean_text(text, meta.title, meta.description, options)
-    if (
-        options.readability_fallback
-        and count_words(text) < options.fallback_below_words
-    ):
+    words = count_words(text)
+    if options.readability_fallback and words < options.fallback_below_words:
         rescued = readability_text(content)
-        if count_words(rescued) > count_words(text):
-            text = rescued
+        if (rescued_words := count_words(rescued)) > words:
+            text, words = rescued, rescued_words
     if not text:
         return None
     return _article(
         text,
+        words=words,
         title=_clean(meta.title),
         author=_clean(meta.author),
         published=_parse_date(meta.date),
@@ -207,8 +206,9 @@ def _article(
     site_name: str | None = None,
     language: str | None = None,
     canonical_url: str | None = None,
+    words: int | None = None,
 ) -> Article | None:
-    words = count_words(text)
+    words = count_words(text) if words is None else words
     if words < DEFAULT_MIN_WORDS:
         return None
     return Article(

@@ -6,14 +6,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gleaner import tracing
-from gleaner.errors import PermanentError, RetryableError
+from gleaner.errors import PermanentError
 from gleaner.execution import ItemContext, execute_item
 from gleaner.models import Link, ParsedContent, utcnow
 from gleaner.runtime import Runtime
@@ -63,16 +64,17 @@ def parse_item(item_id: int) -> dict[str, Any]:
 
 
 def parse_body(ctx: ItemContext) -> dict[str, Any]:
-    link = (
-        ctx.session.get(Link, ctx.item.link_id)
-        if ctx.item.link_id is not None
+    link_id = ctx.item.link_id
+    url = (
+        ctx.session.execute(_LINK_URL, {"b_link": link_id}).scalar()
+        if link_id is not None
         else None
     )
-    if link is None:
+    if link_id is None or url is None:
         raise PermanentError("the item's link no longer exists", code="link_missing")
     ctx.checkpoint()
-    with tracing.span("fetch", {"url.full": link.url}) as fetching:
-        page = process_fetcher(ctx.settings).fetch(link.url, gate=host_limit(ctx).slot)
+    with tracing.span("fetch", {"url.full": url}) as fetching:
+        page = process_fetcher(ctx.settings).fetch(url, gate=host_limit(ctx).slot)
         tracing.set_attributes(
             fetching,
             {
@@ -86,41 +88,68 @@ def parse_body(ctx: ItemContext) -> dict[str, Any]:
     if article is None:
         raise PermanentError(f"no article text found at {page.url}", code="no_content")
     ctx.checkpoint()
-    parsed = store_parsed_content(ctx.session, link.id, page, article)
-    ctx.item.parsed_content_id = parsed.id
+    parsed_id = store_parsed_content(ctx.session, link_id, page, article)
+    ctx.item.parsed_content_id = parsed_id
     return {
-        "parsed_content_id": parsed.id,
+        "parsed_content_id": parsed_id,
         "title": article.title,
         "word_count": article.word_count,
     }
 
 
+# Prebuilt Core statements, as the runner's (gleaner.items): compiled once, no ORM unit of work.
+_links = cast(Table, Link.__table__)
+_parsed = cast(Table, ParsedContent.__table__)
+_LINK_URL = select(_links.c.url).where(_links.c.id == bindparam("b_link"))
+_STORED_COLUMNS = (
+    "final_url",
+    "canonical_url",
+    "title",
+    "text",
+    "author",
+    "published_date",
+    "site_name",
+    "language",
+    "word_count",
+    "content_hash",
+    "updated_at",
+)
+
+
+def _upsert_statement(dialect: str) -> Any:
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(_parsed)
+    return statement.on_conflict_do_update(
+        index_elements=[_parsed.c.link_id],
+        set_={name: statement.excluded[name] for name in _STORED_COLUMNS},
+    ).returning(_parsed.c.id)
+
+
+_UPSERT = {dialect: _upsert_statement(dialect) for dialect in ("sqlite", "postgresql")}
+
+
 def store_parsed_content(
     session: Session, link_id: int, page: Page, article: Article
-) -> ParsedContent:
-    """Insert or replace the link's one ParsedContent row."""
-    parsed = session.scalars(
-        select(ParsedContent).where(ParsedContent.link_id == link_id)
-    ).one_or_none()
-    if parsed is None:
-        parsed = ParsedContent(link_id=link_id)
-        session.add(parsed)
-    parsed.final_url = page.url
-    parsed.canonical_url = article.canonical_url
-    parsed.title = article.title
-    parsed.text = article.text
-    parsed.author = article.author
-    parsed.published_date = article.published_date
-    parsed.site_name = article.site_name
-    parsed.language = article.language[:16] if article.language else None
-    parsed.word_count = article.word_count
-    parsed.content_hash = article.content_hash
-    parsed.updated_at = utcnow()
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        # Another task parsed the same link at the same moment; the next attempt updates its row.
-        raise RetryableError(
-            "the link's content was written concurrently", code="concurrent_update"
-        ) from exc
-    return parsed
+) -> int:
+    """Insert or replace the link's one ParsedContent row, in one statement; returns its id.
+
+    INSERT … ON CONFLICT (link_id) DO UPDATE: a link parsed again (or by two tasks at once) keeps its
+    one row, whose id does not change, and the last writer's article wins."""
+    now = utcnow()
+    values = {
+        "link_id": link_id,
+        "final_url": page.url,
+        "canonical_url": article.canonical_url,
+        "title": article.title,
+        "text": article.text,
+        "author": article.author,
+        "published_date": article.published_date,
+        "site_name": article.site_name,
+        "language": article.language[:16] if article.language else None,
+        "word_count": article.word_count,
+        "content_hash": article.content_hash,
+        "created_at": now,
+        "updated_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    return int(session.execute(_UPSERT[dialect], values).scalar_one())
