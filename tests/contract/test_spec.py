@@ -81,7 +81,9 @@ def test_integer_bounds_are_exact_integers(spec: dict[str, Any]) -> None:
     assert MAX_ID in maxima
     ids = spec["components"]["schemas"]["ParsingBatch"]["properties"]["link_ids"]
     assert ids["items"]["maximum"] == 9223372036854775807
-    assert ids["maxItems"] == 10_000  # the batch limit, GLEANER_MAX_BATCH_SIZE's default
+    assert (
+        ids["maxItems"] == 10_000
+    )  # the batch limit, GLEANER_MAX_BATCH_SIZE's default
 
 
 def test_constraints_are_published(spec: dict[str, Any]) -> None:

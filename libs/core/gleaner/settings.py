@@ -101,7 +101,9 @@ class Settings(BaseSettings):
     # A key registered at start-up (its hash only): how a Kubernetes Secret hands the API its first key.
     BOOTSTRAP_API_KEY: SecretStr | None = None
     BOOTSTRAP_OWNER: str = "default"
-    MAX_BATCH_SIZE: int = Field(default=10_000, ge=1)  # links per request; beyond it: 422
+    MAX_BATCH_SIZE: int = Field(
+        default=10_000, ge=1
+    )  # links per request; beyond it: 422
     MAX_URL_LENGTH: int = Field(default=2048, ge=64)
     SSE_POLL_SECONDS: float = Field(default=0.5, gt=0)
     # How long a request waits for a free database connection before answering 503 with Retry-After
