@@ -26,18 +26,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.worker.run import fresh_postgres
-from tests.servers import start_redis_server, stop_process
+from bench.worker.run import private_backends
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _nothing() -> None:
-    pass
 
 
 def main() -> None:
@@ -57,17 +51,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-submit-") as tmp:
-        workdir = Path(tmp)
-        server, redis_url = start_redis_server(workdir)
-        database_url = f"sqlite:///{workdir / 'bench.db'}"
-        drop: Callable[[], None] = _nothing
-        if args.postgres:
-            database_url, drop = fresh_postgres(args.postgres)
-        try:
+        with private_backends(Path(tmp), args.postgres) as (redis_url, database_url):
             run(args, redis_url, database_url)
-        finally:
-            stop_process(server)
-            drop()
 
 
 def run(args: argparse.Namespace, redis_url: str, database_url: str) -> None:

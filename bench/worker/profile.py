@@ -16,11 +16,9 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
-from bench.worker.run import ROOT, fresh_postgres
-from tests.servers import start_redis_server, stop_process
+from bench.worker.run import ROOT, private_backends
 
 MARKERS = {
     "import (start-up)": "_find_and_load",
@@ -40,10 +38,6 @@ MARKERS = {
 }
 
 
-def _nothing() -> None:
-    pass
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("job")
@@ -52,13 +46,11 @@ def main() -> None:
     parser.add_argument("--postgres", default="")
     parser.add_argument("--rate", type=int, default=250)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        private_backends(Path(tmp), args.postgres) as (url, database_url),
+    ):
         workdir = Path(tmp)
-        server, url = start_redis_server(workdir)
-        database_url = f"sqlite:///{workdir / 'bench.db'}"
-        drop: Callable[[], None] = _nothing
-        if args.postgres:
-            database_url, drop = fresh_postgres(args.postgres)
         env = {
             **os.environ,
             "BENCH_REDIS_URL": url,
@@ -69,37 +61,31 @@ def main() -> None:
             "GLEANER_POD_DELETION_COST": "off",
             "PYTHONPATH": str(ROOT),
         }
-        try:
-            run = [sys.executable, "-m", "bench.worker.prepare", "gleaner"]
-            subprocess.run(
-                [*run, args.job, str(args.count)], env=env, cwd=ROOT, check=True
-            )
-            raw = workdir / "profile.txt"
-            spy = Path(sys.executable).parent / "py-spy"
-            worker = [sys.executable, "-m", "bench.worker.gleanerworker"]
-            subprocess.run(
-                [
-                    *(
-                        str(spy),
-                        "record",
-                        "--gil",
-                        "--format",
-                        "raw",
-                        "--rate",
-                        str(args.rate),
-                    ),
-                    *("--output", str(raw), "--", *worker),
-                    *("--concurrency", str(args.threads)),
-                ],
-                env=env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-            )
-            report(raw.read_text())
-        finally:
-            stop_process(server)
-            drop()
+        run = [sys.executable, "-m", "bench.worker.prepare", "gleaner"]
+        subprocess.run([*run, args.job, str(args.count)], env=env, cwd=ROOT, check=True)
+        raw = workdir / "profile.txt"
+        spy = Path(sys.executable).parent / "py-spy"
+        worker = [sys.executable, "-m", "bench.worker.gleanerworker"]
+        subprocess.run(
+            [
+                *(
+                    str(spy),
+                    "record",
+                    "--gil",
+                    "--format",
+                    "raw",
+                    "--rate",
+                    str(args.rate),
+                ),
+                *("--output", str(raw), "--", *worker),
+                *("--concurrency", str(args.threads)),
+            ],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        report(raw.read_text())
 
 
 def report(raw: str) -> None:

@@ -26,7 +26,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -253,6 +254,22 @@ def fresh_postgres(admin_url: str) -> tuple[str, Callable[[], None]]:
         admin.dispose()
 
     return f"{url.rsplit('/', 1)[0]}/{name}", drop
+
+
+@contextmanager
+def private_backends(workdir: Path, postgres: str) -> Iterator[tuple[str, str]]:
+    """(redis_url, database_url): a redis-server of its own, and a SQLite file in `workdir` or, when
+    `postgres` names a server, a fresh database on it; both gone afterwards."""
+    server, redis_url = start_redis_server(workdir)
+    database_url = f"sqlite:///{workdir / 'bench.db'}"
+    drop: Callable[[], None] = lambda: None  # noqa: E731
+    try:
+        if postgres:
+            database_url, drop = fresh_postgres(postgres)
+        yield redis_url, database_url
+    finally:
+        stop_process(server)
+        drop()
 
 
 def measure(
