@@ -35,36 +35,39 @@ KNOWN_KEYS = TtlCache[Caller](seconds=KEY_CACHE_SECONDS, max_entries=4096)
 def known_caller(runtime: Runtime, authorization: str | None) -> Caller | None:
     """The caller when it needs no SQL: auth off, or a key seen valid in the last few seconds."""
     if not runtime.settings.AUTH_ENABLED:
+        # No keys at all (local development): the one user is also the operator.
         return Caller(runtime.settings.BOOTSTRAP_OWNER, is_operator=True)
-    scheme, _, key = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        return None
-    return KNOWN_KEYS.peek((runtime.settings.database_url, hash_key(key.strip())))
+    key = _bearer_key(authorization)
+    return KNOWN_KEYS.peek(_cache_key(runtime, key)) if key else None
 
 
 def authenticate(runtime: Runtime, authorization: str | None) -> Caller:
     """The caller an Authorization header names; Unauthorized when it names none."""
-    settings = runtime.settings
-    if not settings.AUTH_ENABLED:
-        # No keys at all (local development): the one user is also the operator.
-        return Caller(settings.BOOTSTRAP_OWNER, is_operator=True)
-    scheme, _, key = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    caller = known_caller(runtime, authorization)
+    if caller is not None:
+        return caller
+    key = _bearer_key(authorization)
+    if key is None:
         raise Unauthorized(
             "send an API key as `Authorization: Bearer <key>`", code="missing_api_key"
         )
-    digest = (settings.database_url, hash_key(key.strip()))
-    caller = KNOWN_KEYS.peek(digest)
-    if caller is None:
-        with session_scope(runtime.sessions) as session:
-            caller = caller_for_key(session, key.strip())
-        if caller is not None:
-            KNOWN_KEYS.put(digest, caller)
+    with session_scope(runtime.sessions) as session:
+        caller = caller_for_key(session, key)
     if caller is None:
         raise Unauthorized(
             "the API key is not valid or was revoked", code="invalid_api_key"
         )
+    KNOWN_KEYS.put(_cache_key(runtime, key), caller)
     return caller
+
+
+def _bearer_key(authorization: str | None) -> str | None:
+    scheme, _, key = (authorization or "").partition(" ")
+    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
+
+
+def _cache_key(runtime: Runtime, key: str) -> tuple[str, str]:
+    return (runtime.settings.database_url, hash_key(key))
 
 
 class AuthenticationMiddleware:
