@@ -118,10 +118,8 @@ def execute_atomically(redis: Redis, commands: Sequence[Command]) -> list[Any]:
         for _ in range(len(packed) - 1):  # MULTI's OK, then a QUEUED per command
             try:
                 connection.read_response()
-            except (
-                ResponseError
-            ) as exc:  # keep reading: every reply must leave the socket
-                errors.append(exc)
+            except ResponseError as exc:
+                errors.append(exc)  # and read on: every reply must leave the socket
         try:
             replies = connection.read_response()
         except ExecAbortError as exc:
