@@ -1,61 +1,116 @@
 """A running task's per-stage counts: counted again when items finish, but at most every
-RECOUNT_SECONDS per process, and at once when the task's status changes."""
+RECOUNT_SECONDS per process and then in the background (the read that finds them due answers with the
+counts it has), and at once when the task's status changes. A real task in a real SQLite database."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
+from sqlalchemy import update
 
-from gleaner import progress
+from gleaner.models import (
+    ItemStatus,
+    ProcessingTask,
+    TaskItem,
+    TaskStatus,
+    TaskType,
+    utcnow,
+)
+from gleaner.runtime import Runtime
+from gleaner.tasks import ItemInput, count_item, create_task
 from gleaner_api import taskviews
 
 
-@dataclass
-class FakeTask:
-    id: int
-    status: str = "running"
-    completed_items: int = 0
-    failed_items: int = 0
-    cancelled_items: int = 0
-
-
 @pytest.fixture
-def counts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Each recount appends the task's completed_items at the time."""
+def task_id(runtime: Runtime) -> int:
     taskviews.STAGE_PROGRESS.clear()
-    seen: list[int] = []
+    with runtime.sessions() as session:
+        task, _ = create_task(
+            session,
+            owner="o",
+            task_type=TaskType.PIPELINE,
+            stages=["parsing"],
+            inputs=[ItemInput(n, "link") for n in range(1, 4)],
+        )
+        session.execute(
+            update(ProcessingTask)
+            .where(ProcessingTask.id == task.id)
+            .values(status=TaskStatus.RUNNING, started_at=utcnow())
+        )
+        session.commit()
+        return task.id
 
-    def count(_session: Any, task: FakeTask) -> dict[str, dict[str, int]]:
-        seen.append(task.completed_items)
-        return {"parsing": {"done": task.completed_items}}
 
-    monkeypatch.setattr(progress, "stage_progress", count)
-    return seen
+def finish_one(runtime: Runtime, task_id: int) -> None:
+    with runtime.sessions() as session:
+        item = (
+            session.query(TaskItem).filter_by(task_id=task_id, status="queued").first()
+        )
+        assert item is not None
+        item.status = ItemStatus.COMPLETED
+        count_item(session, task_id, ItemStatus.COMPLETED)
+        session.commit()
 
 
-def read(task: FakeTask) -> int:
-    return taskviews.task_stage_progress(None, task)["parsing"]["done"]  # type: ignore[arg-type]
+def done(runtime: Runtime, task_id: int) -> int:
+    """What a status read shows as done at parsing (a fresh session, as a request has)."""
+    with runtime.sessions() as session:
+        task = session.get(ProcessingTask, task_id)
+        assert task is not None
+        return taskviews.task_stage_progress(session, task)["parsing"]["done"]
 
 
-def test_items_finishing_between_reads_recount_at_most_every_recount_seconds(
-    counts: list[int],
+def wait_for(runtime: Runtime, task_id: int, expected: int) -> float:
+    started = time.monotonic()
+    while done(runtime, task_id) != expected:
+        assert time.monotonic() - started < 5, "the background recount never landed"
+        time.sleep(0.01)
+    return time.monotonic() - started
+
+
+def test_counts_due_again_are_answered_at_once_and_recounted_in_the_background(
+    runtime: Runtime, task_id: int
 ) -> None:
-    task = FakeTask(1)
-    assert read(task) == 0
-    task.completed_items = 1
-    assert read(task) == 0  # counted just now: the same counts a little longer
+    assert done(runtime, task_id) == 0
+    finish_one(runtime, task_id)
+    # counted just now: the same counts a little longer
+    assert done(runtime, task_id) == 0
     time.sleep(taskviews.RECOUNT_SECONDS + 0.05)
-    assert read(task) == 1
-    assert read(task) == 1  # nothing finished since: no recount
-    assert counts == [0, 1]
+    # due: this read answers with what it has, and a recount in the background brings the new count
+    assert done(runtime, task_id) == 0
+    wait_for(runtime, task_id, 1)
+    assert not taskviews._RECOUNTING
 
 
-def test_a_status_change_recounts_at_once(counts: list[int]) -> None:
-    task = FakeTask(2)
-    read(task)
-    task.completed_items, task.status = 5, "completed"
-    assert read(task) == 5
-    assert counts == [0, 5]
+def test_nothing_finished_means_no_recount(runtime: Runtime, task_id: int) -> None:
+    assert done(runtime, task_id) == 0
+    cached = taskviews.STAGE_PROGRESS.peek((task_id, "running"))
+    time.sleep(taskviews.RECOUNT_SECONDS + 0.05)
+    assert done(runtime, task_id) == 0
+    assert taskviews.STAGE_PROGRESS.peek((task_id, "running")) is cached
+    assert not taskviews._RECOUNTING
+
+
+def test_a_status_change_recounts_at_once(runtime: Runtime, task_id: int) -> None:
+    done(runtime, task_id)
+    finish_one(runtime, task_id)
+    with runtime.sessions() as session:
+        session.execute(
+            update(ProcessingTask)
+            .where(ProcessingTask.id == task_id)
+            .values(status=TaskStatus.CANCELLED)
+        )
+        session.commit()
+    assert done(runtime, task_id) == 1
+
+
+def test_counts_a_second_old_are_counted_again_in_the_request(
+    runtime: Runtime, task_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task read less than once a second (the usual poll) gets fresh counts on each read."""
+    monkeypatch.setattr(taskviews.STAGE_PROGRESS, "seconds", 0.2)
+    assert done(runtime, task_id) == 0
+    finish_one(runtime, task_id)
+    time.sleep(0.25)
+    assert done(runtime, task_id) == 1
