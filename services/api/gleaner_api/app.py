@@ -22,7 +22,7 @@ from gleaner.queues import register_lanes
 from gleaner.runtime import Runtime, set_current
 from gleaner.schedules import ScheduleCollector
 from gleaner.settings import Settings, load_settings
-from gleaner_api import openapi
+from gleaner_api import openapi, readcache
 from gleaner_api.auth import AuthenticationMiddleware
 from gleaner_api.handlers import install_handlers
 from gleaner_api.requestmetrics import RequestMetricsMiddleware
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = settings or load_settings()
         runtime = Runtime.start(config, pool_timeout=config.API_POOL_TIMEOUT_SECONDS)
+        readcache.forget_all()
         app.state.runtime = runtime
         app.state.metrics = make_registry(runtime.redis, runtime.settings)
         app.state.metrics.register(ScheduleCollector(runtime.sessions))

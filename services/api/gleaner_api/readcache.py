@@ -11,9 +11,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
+
+_EVERY_CACHE: list[TtlCache[Any]] = []
+
+
+def forget_all() -> None:
+    """Empty every cache: what they hold was read from one database, and a new app may use another
+    (tests start many apps in one process, each on a fresh database whose first task is task 1)."""
+    for cache in _EVERY_CACHE:
+        cache.clear()
 
 
 class TtlCache(Generic[V]):
@@ -24,6 +33,7 @@ class TtlCache(Generic[V]):
         self.max_entries = max_entries
         self._values: dict[Hashable, tuple[V, float]] = {}
         self._lock = threading.Lock()
+        _EVERY_CACHE.append(self)
 
     def get(self, key: Hashable, compute: Callable[[], V]) -> V:
         now = time.monotonic()
