@@ -4,6 +4,7 @@ run, the task list, and what Redis holds per 10,000 items; this checkout against
 
     uv run python -m bench.api.run [--baseline DIR] [--postgres URL] [--rounds 2] [--rate 200]
         [--only status|submit] [--processes 1,2] [--items-limit 20] [--databases sqlite,postgresql]
+        [--api-cpu]
 
 Per round, code and database: a fresh private redis-server and database, migrated by that code; the
 API (`python -m gleaner_api serve`, one process) and a parsing worker (4 threads) on that code; a local
@@ -23,7 +24,11 @@ task); --only submit measures the submit alone (a minute a round). Before the me
 10 links warms the process up (its first request imports and builds what later ones reuse). --processes runs this checkout's API with each number of processes in turn (`serve
 --processes N`; the baseline always runs one); the API's CPU is then its processes' sum. --items-limit
 adds a phase reading `items_limit=N` items. The load generator runs in this process and costs CPU on
-the same machine: its CPU per request is reported too.
+the same machine: its CPU per request is reported too. --api-cpu gives the API process(es) CPU 0 alone
+and puts everything else (this process, Redis, the worker, the PostgreSQL server) on the other CPUs:
+the goal is per API process, as in a cluster where the API pod has a CPU of its own; on a 2-core
+machine without it, the parsing worker alone takes more than one core. Before each status phase the
+API is left to go idle (the phase before may have left answers queued that nobody waits for).
 """
 
 from __future__ import annotations
@@ -87,6 +92,7 @@ class Options:
     postgres: str | None
     only: str | None = None
     items_limit: int | None = None
+    api_cpu: bool = False
 
 
 def environment(
@@ -173,6 +179,10 @@ class Round:
         )
         self.workers: list[subprocess.Popen[bytes]] = []
         wait_until(lambda: answers(f"{self.api_url}/health"), 120, "the API")
+        if opts.api_cpu:
+            root = psutil.Process(self.api.pid)
+            for process in [root, *root.children(recursive=True)]:
+                os.sched_setaffinity(process.pid, API_CPUS)
 
     def start(self, *args: str, module: str = "gleaner_api") -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -226,6 +236,44 @@ class Round:
         self.drop()
 
 
+API_CPUS = {0}
+"""With --api-cpu: the CPU the API has to itself; everything else runs on the others."""
+
+
+def pin_the_rest() -> Callable[[], None]:
+    """This process (the load generator and page server, and what it starts: Redis, the worker) and
+    the PostgreSQL server onto the CPUs the API does not use; returns what undoes it."""
+    others = set(range(os.cpu_count() or 1)) - API_CPUS
+    if not others:
+        raise SystemExit("--api-cpu needs at least two CPUs")
+    before = {os.getpid(): os.sched_getaffinity(0)}
+    for process in psutil.process_iter(["name"]):
+        if (process.info["name"] or "").startswith("postgres"):
+            before[process.pid] = os.sched_getaffinity(process.pid)
+    for pid in before:
+        os.sched_setaffinity(pid, others)
+
+    def undo() -> None:
+        for pid, cpus in before.items():
+            try:
+                os.sched_setaffinity(pid, cpus)
+            except ProcessLookupError:
+                pass
+
+    return undo
+
+
+def settle(rnd: Round) -> None:
+    """Wait until the API is idle (a phase's backlog, answers nobody waits for any more, must not
+    be charged to the next phase): less than 5 % of a CPU over half a second, at most 30 s."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        before = rnd.api_cpu_s()
+        time.sleep(0.5)
+        if rnd.api_cpu_s() - before < 0.025:
+            return
+
+
 def status_under_load(rnd: Round, task_id: int) -> None:
     """The fixed-rate phases, while a worker parses the task's pages."""
     rnd.workers.append(rnd.start(module="gleaner_parsing"))
@@ -240,6 +288,7 @@ def status_under_load(rnd: Round, task_id: int) -> None:
         phases.append(("limit", f"?items_limit={rnd.opts.items_limit}"))
     for name, query in phases:
         url = f"{rnd.api_url}/api/tasks/{task_id}{query}"
+        settle(rnd)
         before, mine = rnd.api_cpu_s(), client.cpu_times()
         result = fixed_rate(url, rnd.headers, rnd.opts.rate, rnd.opts.seconds)
         used, after = rnd.api_cpu_s() - before, client.cpu_times()
@@ -342,6 +391,12 @@ def main() -> None:
         default="sqlite,postgresql",
         help="which of them (postgresql also needs --postgres)",
     )
+    parser.add_argument(
+        "--api-cpu",
+        action="store_true",
+        help="the API on CPU 0 alone, all else (load generator, worker, Redis, PostgreSQL) on the "
+        "others: an API pod with one CPU of its own",
+    )
     args = parser.parse_args()
     opts = Options(
         args.rate,
@@ -351,6 +406,7 @@ def main() -> None:
         args.postgres,
         args.only,
         args.items_limit,
+        args.api_cpu,
     )
     codes = [
         *(("this", int(n)) for n in args.processes.split(",")),
@@ -362,12 +418,16 @@ def main() -> None:
         if d == "sqlite" or (d == "postgresql" and args.postgres)
     ]
     results: list[Figures] = []
-    for n in range(args.rounds):
-        for database in databases:
-            for code, processes in codes:
-                figures = measure(code, database, opts, processes)
-                results.append(figures)
-                print(f"round {n + 1}: {figures}", flush=True)
+    undo = pin_the_rest() if opts.api_cpu else (lambda: None)
+    try:
+        for n in range(args.rounds):
+            for database in databases:
+                for code, processes in codes:
+                    figures = measure(code, database, opts, processes)
+                    results.append(figures)
+                    print(f"round {n + 1}: {figures}", flush=True)
+    finally:
+        undo()
     print_report(results, opts.rate, opts.seconds)
 
 
