@@ -36,7 +36,7 @@ class TestLaneOrder:
 
 
 def _lanes_ran(redis: Redis) -> list[str]:
-    return [entry.decode() for entry in redis.lrange("test:lanes", 0, -1)]  # type: ignore[union-attr]
+    return [entry.decode() for entry in redis.lrange("test:lanes", 0, -1)]
 
 
 class TestWorkersDrainLanes:

@@ -14,7 +14,7 @@ from gleaner.ratelimit import TokenBucket
 
 def redis_now(redis: Redis) -> float:
     seconds, micros = redis.time()
-    return float(seconds) + micros / 1_000_000
+    return float(seconds) + float(micros) / 1_000_000
 
 
 def take_until(

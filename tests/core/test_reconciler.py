@@ -65,7 +65,7 @@ def attempts(
 
 
 def queued_ids(redis: Redis) -> list[str]:
-    raw: list[bytes] = redis.lrange("rq:queue:parsing", 0, -1)  # type: ignore[assignment]
+    raw: list[bytes] = redis.lrange("rq:queue:parsing", 0, -1)
     return [job_id.decode() for job_id in raw]
 
 
@@ -250,7 +250,7 @@ class TestLostQueuedJob:
 
         def moved() -> bool:
             reconciler.move_due_retries()
-            return redis.llen("rq:queue:parsing") == 1
+            return bool(redis.llen("rq:queue:parsing") == 1)
 
         wait_for(moved, 10)
 

@@ -341,7 +341,7 @@ class Reconciler:
         """The items' job ids that Redis will still run: queued, scheduled, or held by a live worker."""
         in_queues: set[str] = set()
         for name in ALL_QUEUE_NAMES:
-            held_ids: list[bytes] = self.redis.lrange(f"rq:queue:{name}", 0, -1)  # type: ignore[assignment]
+            held_ids: list[bytes] = self.redis.lrange(f"rq:queue:{name}", 0, -1)
             in_queues.update(job.decode() for job in held_ids)
         with self.redis.pipeline(transaction=False) as pipe:
             for item in items:
