@@ -19,12 +19,12 @@ from gleaner.models import (
 )
 from gleaner.runtime import Runtime
 from gleaner.tasks import ItemInput, count_item, create_task
-from gleaner_api import taskviews
+from gleaner_api import stagecounts
 
 
 @pytest.fixture
 def task_id(runtime: Runtime) -> int:
-    taskviews.STAGE_PROGRESS.clear()
+    stagecounts.STAGE_PROGRESS.clear()
     with runtime.sessions() as session:
         task, _ = create_task(
             session,
@@ -58,15 +58,14 @@ def done(runtime: Runtime, task_id: int) -> int:
     with runtime.sessions() as session:
         task = session.get(ProcessingTask, task_id)
         assert task is not None
-        return taskviews.task_stage_progress(session, task)["parsing"]["done"]
+        return stagecounts.task_stage_progress(session, task)["parsing"]["done"]
 
 
-def wait_for(runtime: Runtime, task_id: int, expected: int) -> float:
+def wait_for(runtime: Runtime, task_id: int, expected: int) -> None:
     started = time.monotonic()
     while done(runtime, task_id) != expected:
         assert time.monotonic() - started < 5, "the background recount never landed"
         time.sleep(0.01)
-    return time.monotonic() - started
 
 
 def test_counts_due_again_are_answered_at_once_and_recounted_in_the_background(
@@ -76,20 +75,20 @@ def test_counts_due_again_are_answered_at_once_and_recounted_in_the_background(
     finish_one(runtime, task_id)
     # counted just now: the same counts a little longer
     assert done(runtime, task_id) == 0
-    time.sleep(taskviews.RECOUNT_SECONDS + 0.05)
+    time.sleep(stagecounts.RECOUNT_SECONDS + 0.05)
     # due: this read answers with what it has, and a recount in the background brings the new count
     assert done(runtime, task_id) == 0
     wait_for(runtime, task_id, 1)
-    assert not taskviews._RECOUNTING
+    assert not stagecounts._RECOUNTING
 
 
 def test_nothing_finished_means_no_recount(runtime: Runtime, task_id: int) -> None:
     assert done(runtime, task_id) == 0
-    cached = taskviews.STAGE_PROGRESS.peek((task_id, "running"))
-    time.sleep(taskviews.RECOUNT_SECONDS + 0.05)
+    cached = stagecounts.STAGE_PROGRESS.peek((task_id, "running"))
+    time.sleep(stagecounts.RECOUNT_SECONDS + 0.05)
     assert done(runtime, task_id) == 0
-    assert taskviews.STAGE_PROGRESS.peek((task_id, "running")) is cached
-    assert not taskviews._RECOUNTING
+    assert stagecounts.STAGE_PROGRESS.peek((task_id, "running")) is cached
+    assert not stagecounts._RECOUNTING
 
 
 def test_a_status_change_recounts_at_once(runtime: Runtime, task_id: int) -> None:
@@ -109,7 +108,7 @@ def test_counts_a_second_old_are_counted_again_in_the_request(
     runtime: Runtime, task_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A task read less than once a second (the usual poll) gets fresh counts on each read."""
-    monkeypatch.setattr(taskviews.STAGE_PROGRESS, "seconds", 0.2)
+    monkeypatch.setattr(stagecounts.STAGE_PROGRESS, "seconds", 0.2)
     assert done(runtime, task_id) == 0
     finish_one(runtime, task_id)
     time.sleep(0.25)

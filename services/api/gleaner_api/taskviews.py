@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-import structlog
 from redis import Redis
 from rq import Worker
-from sqlalchemy import ColumnElement, Connection, Engine, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from gleaner import progress, tracing
@@ -31,8 +28,7 @@ from gleaner.queues import PRIORITIES, QUEUES, task_priority
 from gleaner.runtime import current
 from gleaner.settings import Settings
 from gleaner_api.readcache import TtlCache
-
-log = structlog.get_logger("gleaner.api")
+from gleaner_api.stagecounts import task_stage_progress
 
 ParsedLink = aliased(Link)
 """The link behind an item that entered at the AI or Notion stage (through its parsed content)."""
@@ -127,76 +123,6 @@ WORKERS_SEEN = TtlCache[dict[str, int]](seconds=2.0)
 
 STAGE_SECONDS = TtlCache[float | None](seconds=5.0)
 """Each stage's median attempt time, queried again at most every 5 s per process."""
-
-
-STAGE_PROGRESS = TtlCache[tuple[tuple[int, int, int], dict[str, dict[str, int]]]](
-    seconds=1.0, max_entries=1024
-)
-"""A task's per-stage counts with the finished counts they were counted at, per task and status."""
-
-RECOUNT_SECONDS = 0.25
-"""While a task runs, its per-stage counts are counted again at most this often per process.
-
-Counted again when its finished counts change, else at most every second; but while workers finish
-items all the time the finished counts change between nearly every two reads, and at 200 status
-reads a second each would recount a 10,000-item task (4-6 ms on SQLite, 30-40 ms on PostgreSQL
-while workers update its rows: the largest part of a read without items). So a running task's counts
-may lag its finished counts by up to this long, plus one recount; a status change (the task ending)
-counts again at once."""
-
-_RECOUNTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage-recount")
-"""Recounts of counts already shown, off the request path: one at a time per process."""
-_RECOUNTING: set[tuple[int, str]] = set()
-_RECOUNTING_LOCK = threading.Lock()
-
-
-def task_stage_progress(
-    session: Session, task: ProcessingTask
-) -> dict[str, dict[str, int]]:
-    """The task's per-stage counts: an item moving between stages or starting to run shows within a
-    second, an item's end within RECOUNT_SECONDS (plus one recount), the task's end at once.
-
-    Counts that exist but are due again are answered as they are while one recount runs in the
-    background: at 200 reads a second of one task, every 50th read would otherwise wait for it."""
-    key = (task.id, str(task.status))
-    finished = (task.completed_items, task.failed_items, task.cancelled_items)
-    found = STAGE_PROGRESS.peek(key)
-    if found is not None:
-        counted_at, stages = found
-        if counted_at != finished and not STAGE_PROGRESS.peek(key, RECOUNT_SECONDS):
-            _recount_later(session, key)
-        return stages
-    stages = progress.stage_progress(session, task)
-    STAGE_PROGRESS.put(key, (finished, stages))
-    return stages
-
-
-def _recount_later(session: Session, key: tuple[int, str]) -> None:
-    with _RECOUNTING_LOCK:
-        if key in _RECOUNTING:
-            return
-        _RECOUNTING.add(key)
-    _RECOUNTS.submit(_recount, session.get_bind(), key)
-
-
-def _recount(bind: Engine | Connection, key: tuple[int, str]) -> None:
-    try:
-        with Session(bind) as session:
-            task = session.get(ProcessingTask, key[0])
-            if task is not None and str(task.status) == key[1]:
-                finished = (
-                    task.completed_items,
-                    task.failed_items,
-                    task.cancelled_items,
-                )
-                STAGE_PROGRESS.put(
-                    key, (finished, progress.stage_progress(session, task))
-                )
-    except Exception:  # the next read counts again; a lost recount costs nothing else
-        log.warning("stage_recount_failed", task_id=key[0], exc_info=True)
-    finally:
-        with _RECOUNTING_LOCK:
-            _RECOUNTING.discard(key)
 
 
 def eta_seconds(
@@ -325,6 +251,31 @@ def retry_at(
     return due if due > now else None
 
 
+def _item_rows(
+    session: Session,
+    task: ProcessingTask,
+    which: ColumnElement[bool],
+    limit: int,
+    order: Sequence[Any],
+) -> Sequence[Any]:
+    """ITEMS_SELECT's columns (not TaskItem objects: a page of rows costs no identity map or instance
+    state) for the task's items that match `which`, at most `limit`, in `order`.
+
+    The page's ids first (an index range scan that stops at `limit`), then the joins for those rows
+    only: with the joins and the limit in one query, PostgreSQL's planner, whose statistics do not yet
+    know a task's 10,000 new items, joined every item and sorted them (45 ms instead of < 1 ms)."""
+    page = (
+        select(TaskItem.id)
+        .where(TaskItem.task_id == task.id, which)
+        .order_by(*order)
+        .limit(limit)
+        .subquery()
+    )
+    return session.execute(
+        ITEMS_SELECT.join(page, page.c.id == TaskItem.id).order_by(*order)
+    ).all()
+
+
 def render_items(
     session: Session,
     redis: Redis,
@@ -337,21 +288,7 @@ def render_items(
     """The task's items that match `which`, at most `limit`, in id order (or `order`): each with its
     link's URL, its Notion page and, while it waits, its place in the queue or the time of its next
     attempt (with the last attempt's error in error_code/error_message)."""
-    ordering = order or [TaskItem.id]
-    # The page's ids first (an index range scan that stops at `limit`), then the joins for those rows
-    # only: with the joins and the limit in one query, PostgreSQL's planner, whose statistics do not yet
-    # know a task's 10,000 new items, joined every item and sorted them (45 ms instead of < 1 ms).
-    page = (
-        select(TaskItem.id)
-        .where(TaskItem.task_id == task.id, which)
-        .order_by(*ordering)
-        .limit(limit)
-        .subquery()
-    )
-    # columns, not TaskItem objects: a page of rows costs no identity map or instance state
-    rows = session.execute(
-        ITEMS_SELECT.join(page, page.c.id == TaskItem.id).order_by(*ordering)
-    ).all()
+    rows = _item_rows(session, task, which, limit, order or [TaskItem.id])
     positions = queue_positions(redis, task, rows)
     # Once per page, not once per item: the clock, each stage's attempts, the trace URL. Rows become
     # dicts in one step (a Row's attribute lookup costs several times a dict's, 25 a row).
